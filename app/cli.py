@@ -1,0 +1,18 @@
+"""The `trader` command: one entry point for every operator action.
+
+Each command group lives next to what it drives and imports its heavy dependencies (duckdb,
+pulumi, ...) inside the commands, so `trader --help` stays fast and the service image stays small.
+"""
+
+import typer
+
+cli = typer.Typer(
+    name="trader",
+    help="Solo Trader Stack: run the service, deploy it, back it up, review your trading.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,24 @@
+"""Fixtures shared by every test package: a real PostgreSQL cluster for the session and a fresh
+database per test."""
+
+from collections.abc import Iterator
+from itertools import count
+
+import pytest
+
+from tests.support.postgres import PostgresServer
+
+_db_ids = count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A new, empty database on the session's cluster (no schema applied)."""
+    return pg_server.createdb(f"t{next(_db_ids)}")
