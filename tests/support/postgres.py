@@ -64,13 +64,35 @@ class PostgresServer:
             shutil.chown(self.base, "postgres")
             shutil.chown(self.sockdir, "postgres")
         if not (self.datadir / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.datadir), "-U", self.user, "--auth=trust", "-E", "UTF8",
-                      "--locale=C.UTF-8")
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockdir} -c fsync=off "
-                "-c max_connections=200 -c shared_buffers=128MB")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            )
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockdir} -c fsync=off "
+            "-c max_connections=200 -c shared_buffers=128MB"
+        )
         try:
-            self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-o", opts, "-w",
-                      "-t", "60", "start")
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.logfile),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
         except subprocess.CalledProcessError as exc:
             log = self.logfile.read_text() if self.logfile.exists() else ""
             raise PostgresUnavailable(f"postgres did not start: {exc.stderr}\n{log}") from exc
