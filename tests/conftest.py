@@ -6,7 +6,7 @@ from itertools import count
 
 import pytest
 
-from tests.support.postgres import PostgresServer
+from app.ops.localpg import PostgresServer
 
 _db_ids = count()
 

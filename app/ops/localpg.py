@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster on loopback for tests and `trader dev`.
+"""A throwaway PostgreSQL cluster on loopback, for `trader dev` and the test suite.
 
 Uses Debian's server binaries (the `postgresql` package). initdb refuses to run as root, so as root
 the cluster is created and run as the `postgres` system user that the package creates.
