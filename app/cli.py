@@ -13,6 +13,10 @@ cli = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+from app.ops.lab.cli import lab_cli  # noqa: E402
+
+cli.add_typer(lab_cli, name="lab")
+
 
 def main() -> None:
     cli()
