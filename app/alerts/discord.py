@@ -1,0 +1,105 @@
+"""Discord webhook notifier that never blocks or fails a request.
+
+`notify` only puts the message on a bounded queue (a full queue drops it and counts it as failed);
+one background task sends it through the shared HTTP policy, which honours Discord's 429
+`retry_after` (JSON body, seconds). Content is cut to Discord's 2000-character limit, mentions are
+disabled (an alert must never ping @everyone), and the same alert repeated within
+ALERT_DEDUP_SECONDS is counted as deduplicated and not sent again.
+"""
+
+import asyncio
+import contextlib
+import time
+
+import httpx
+import structlog
+
+from app.metrics import Metrics
+from app.providers.http import ProviderError, ProviderHTTP, header_retry_after
+
+log = structlog.get_logger(__name__)
+
+CONTENT_LIMIT = 2000
+QUEUE_SIZE = 100
+ELLIPSIS = "…"
+
+
+def discord_retry_after(response: httpx.Response) -> float | None:
+    """Discord states the wait in the body (`retry_after`, seconds) as well as in headers."""
+    try:
+        value = response.json().get("retry_after")
+        if value is not None:
+            return float(value)
+    except (ValueError, AttributeError):
+        pass
+    return header_retry_after(response)
+
+
+def fit(content: str) -> str:
+    return content if len(content) <= CONTENT_LIMIT else content[: CONTENT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
+
+
+class DiscordNotifier:
+    def __init__(
+        self, http: ProviderHTTP | None, webhook_path: str, metrics: Metrics, dedup_seconds: float
+    ) -> None:
+        """`http` is None when DISCORD_WEBHOOK_URL is not set: alerts are then only logged."""
+        self.http = http
+        self.webhook_path = webhook_path
+        self.metrics = metrics
+        self.dedup_seconds = dedup_seconds
+        self._last_sent: dict[str, float] = {}
+        self._queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+        self._worker: asyncio.Task | None = asyncio.create_task(self._run()) if http else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.http is not None
+
+    def notify(self, content: str, key: str | None = None) -> None:
+        """Queue an alert; `key` identifies "the same alert" for de-duplication (default: the text)."""
+        log.warning("alert", alert=content[:200])
+        if self.http is None:
+            return
+        key = key or content
+        now = time.monotonic()
+        if now - self._last_sent.get(key, -float("inf")) < self.dedup_seconds:
+            self.metrics.alerts_sent.labels("deduplicated").inc()
+            return
+        self._last_sent[key] = now
+        try:
+            self._queue.put_nowait(fit(content))
+        except asyncio.QueueFull:
+            self.metrics.alerts_sent.labels("failed").inc()
+
+    async def _run(self) -> None:
+        assert self.http is not None
+        while True:
+            content = await self._queue.get()
+            try:
+                await self.http.request(
+                    "POST",
+                    self.webhook_path,
+                    json={"content": content, "allowed_mentions": {"parse": []}},
+                )
+                self.metrics.alerts_sent.labels("sent").inc()
+            except ProviderError as exc:
+                self.metrics.alerts_sent.labels("failed").inc()
+                log.error("alert_not_delivered", error=str(exc))
+            finally:
+                self._queue.task_done()
+
+    async def drain(self, within_seconds: float) -> None:
+        """Wait (bounded) until queued alerts are sent; used at shutdown and by tests."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within_seconds):
+                await self._queue.join()
+
+    async def aclose(self, within_seconds: float = 5.0) -> None:
+        if self._worker is None or self.http is None:
+            return
+        await self.drain(within_seconds)
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        await self.http.aclose()

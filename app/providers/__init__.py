@@ -1,0 +1,1 @@
+"""Outbound provider clients (Polygon, Tradier) on one shared HTTP policy (http.py)."""

@@ -1,0 +1,152 @@
+"""Tradier brokerage: quotes, order preview and placement, and the account's order list.
+
+Tradier can answer HTTP 200 with an `{"errors": {"error": [...]}}` body, so every reply is parsed
+and such a body is an error. Its `X-Ratelimit-Available`/`X-Ratelimit-Expiry` headers pause the
+shared rate limiter until the window resets. An order POST is sent with `idempotent=False`: the
+shared policy never repeats it after it may have reached Tradier (see app/trading/orders.py for
+how the outcome is reconciled instead).
+"""
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from app.providers.http import ProviderError, ProviderHTTP, RateLimiter
+
+
+class TradierRejected(Exception):
+    """Tradier refused the request (an `errors` body, 200 or 4xx); the messages say why."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class OrderTicket:
+    """An equity order as Tradier's form fields describe it."""
+
+    symbol: str
+    side: str  # buy | sell | buy_to_cover | sell_short
+    quantity: Decimal
+    type: str  # market | limit | stop | stop_limit
+    duration: str = "day"  # day | gtc | pre | post
+    price: Decimal | None = None
+    stop: Decimal | None = None
+
+    def form(self) -> dict[str, str]:
+        fields = {
+            "class": "equity",
+            "symbol": self.symbol,
+            "side": self.side,
+            "quantity": str(self.quantity),
+            "type": self.type,
+            "duration": self.duration,
+        }
+        if self.price is not None:
+            fields["price"] = str(self.price)
+        if self.stop is not None:
+            fields["stop"] = str(self.stop)
+        return fields
+
+
+def rate_limit_listener(limiter: RateLimiter) -> Any:
+    """Pause outbound calls until Tradier's window resets once it says none are left."""
+
+    def on_response(response: httpx.Response) -> None:
+        available = response.headers.get("X-Ratelimit-Available")
+        expiry = response.headers.get("X-Ratelimit-Expiry")  # epoch milliseconds
+        if available is None or expiry is None:
+            return
+        try:
+            if int(available) <= 0:
+                limiter.pause(max(int(expiry) / 1000 - time.time(), 0.0))
+        except ValueError:
+            return
+
+    return on_response
+
+
+def _listify(value: Any) -> list:
+    """Tradier collapses one-element lists to the element and empty ones to "null"."""
+    if value in (None, "null", ""):
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class TradierClient:
+    def __init__(self, http: ProviderHTTP, account_id: str | None) -> None:
+        self.http = http
+        self.account_id = account_id
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    @staticmethod
+    def _parse(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ProviderError("tradier", "http", f"unparseable reply: {response.text[:200]!r}") from exc
+        if not isinstance(body, dict):
+            raise ProviderError("tradier", "http", f"unexpected reply: {response.text[:200]!r}")
+        if "errors" in body:
+            errors = body["errors"] or {}
+            raise TradierRejected([str(e) for e in _listify(errors.get("error"))] or ["rejected"])
+        return body
+
+    async def _call(
+        self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        try:
+            response = await self.http.request(method, path, idempotent=idempotent, **kwargs)
+        except ProviderError as exc:
+            # A 4xx with an errors body is a refusal with reasons, not an outage.
+            if exc.status_code is not None and 400 <= exc.status_code < 500 and exc.status_code != 429:
+                self._parse(httpx.Response(exc.status_code, text=exc.body))
+            raise
+        return self._parse(response)
+
+    def _orders_path(self) -> str:
+        if not self.account_id:
+            raise ProviderError("tradier", "config", "TRADIER_ACCOUNT_ID is not set")
+        return f"/v1/accounts/{self.account_id}/orders"
+
+    async def quote_price(self, symbol: str, side: str) -> Decimal | None:
+        """The price a market order would likely trade at: ask for buys, bid for sells, else last."""
+        body = await self._call("GET", "/v1/markets/quotes", params={"symbols": symbol})
+        quotes = _listify((body.get("quotes") or {}).get("quote"))
+        if not quotes:
+            return None
+        q = quotes[0]
+        preferred = q.get("ask") if side in ("buy", "buy_to_cover") else q.get("bid")
+        value = preferred or q.get("last")
+        return Decimal(str(value)) if value else None
+
+    async def preview(self, ticket: OrderTicket) -> dict[str, Any]:
+        body = await self._call("POST", self._orders_path(), data={**ticket.form(), "preview": "true"})
+        return body.get("order") or {}
+
+    async def place(self, ticket: OrderTicket, tag: str) -> dict[str, Any]:
+        """Send the order once (never retried after it may have arrived); returns Tradier's
+        `order` object (`id`, `status`)."""
+        body = await self._call(
+            "POST", self._orders_path(), idempotent=False, data={**ticket.form(), "tag": tag}
+        )
+        order = body.get("order") or {}
+        if "id" not in order:
+            raise ProviderError("tradier", "http", f"order reply without an id: {body!r}")
+        return order
+
+    async def orders(self) -> list[dict[str, Any]]:
+        """The account's orders, with their tags."""
+        body = await self._call("GET", self._orders_path(), params={"includeTags": "true"})
+        return _listify(
+            (body.get("orders") or {}).get("order") if isinstance(body.get("orders"), dict) else None
+        )
+
+    async def find_by_tag(self, tag: str) -> dict[str, Any] | None:
+        return next((o for o in await self.orders() if o.get("tag") == tag), None)

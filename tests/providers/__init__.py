@@ -1,0 +1,1 @@
+"""Provider clients, the shared HTTP policy, orders and the market/assistant endpoints."""
