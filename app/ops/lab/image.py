@@ -42,6 +42,8 @@ _GUEST_FILES = {
     "etc/fstab": "/dev/vda / ext4 rw,errors=remount-ro 0 1\n",
     # QEMU's user network: DHCP and its DNS forwarder, like a droplet's public interface.
     "etc/resolv.conf": "nameserver 10.0.2.3\n",
+    # What DigitalOcean's cloud-init leaves behind: the hardening role's drop-in must win over it.
+    "etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
     "etc/systemd/network/10-uplink.network": (f"[Match]\nMACAddress={UPLINK_MAC}\n\n[Network]\nDHCP=ipv4\n"),
     "etc/systemd/network/20-probe.network": (
         f"[Match]\nMACAddress={PROBE_MAC}\n\n[Network]\nAddress={PROBE_GUEST_ADDR}/{PROBE_PREFIX}\n"
