@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
@@ -121,7 +122,7 @@ class FakeTradier:
         async def place(account_id: str, request: Request) -> Response:
             if account_id != self.account_id:
                 return errors(f"Account {account_id} is not authorized for this token", status=400)
-            form = dict(await request.form())
+            form = dict(parse_qsl((await request.body()).decode()))  # x-www-form-urlencoded
             invalid, cost = self._validate(form)
             if invalid is not None:
                 return invalid
