@@ -154,6 +154,9 @@ class _Reader:
 def _check_ssh_key(reader: _Reader, index: int, key: str) -> None:
     parts = key.split()
     where = f"sshPublicKeys[{index}]"
+    if "PRIVATE KEY" in key:
+        reader.fail(where, "is a private key: give the content of the .pub file, never the private key")
+        return
     if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
         reader.fail(
             where, f"is not an OpenSSH public key (must start with one of: {', '.join(SSH_KEY_TYPES)})"
@@ -167,8 +170,6 @@ def _check_ssh_key(reader: _Reader, index: int, key: str) -> None:
     # The blob starts with the key type again, length-prefixed: a cheap check against pasted garbage.
     if parts[0].encode() not in blob[: 4 + len(parts[0])]:
         reader.fail(where, f"body does not match its type {parts[0]}")
-    if "PRIVATE KEY" in key:
-        reader.fail(where, "looks like a private key: give the .pub file's content")
 
 
 def _check_cidrs(reader: _Reader, cidrs: tuple[str, ...], allow_anywhere: bool) -> None:

@@ -85,7 +85,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
 
-    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+    def RegisterResource(self, request):  # the gRPC method's name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             recorded = self.resources.get(response.urn)
@@ -129,7 +129,9 @@ class FakeDigitalOcean(pulumi.runtime.Mocks):
         elif kind == "ReservedIp":
             computed = {"ipAddress": "203.0.113.50", "reservedIpUrn": "do:reservedip:203.0.113.50"}
         elif kind == "SshKey":
-            computed = {"fingerprint": f"3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:{int(numeric) % 100:02d}"}
+            computed = {
+                "fingerprint": f"3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:{int(numeric) % 100:02d}"
+            }
         elif kind == "SpacesBucket":
             name = args.inputs["name"]
             region = args.inputs["region"]
@@ -190,12 +192,13 @@ def configure(config: Mapping[str, str]) -> None:
     pulumi.runtime.set_all_config({}, [])
 
 
-async def run_program(config: Mapping[str, str]) -> Program:
+async def run_program(config: Mapping[str, str], monitor: RecordingMonitor | None = None) -> Program:
     """Run infra/__main__.py from scratch under fresh mocks and wait until every resource it
-    declared has been registered. Call it inside a `@pulumi.runtime.test` function."""
+    declared has been registered. Call it inside a `@pulumi.runtime.test` function; pass a
+    monitor to inspect what was registered when the program raises."""
     configure(config)
     pulumi_settings.ROOT.set(None)  # a new root stack: no exports left over from another test
-    monitor = RecordingMonitor(FakeDigitalOcean())
+    monitor = monitor or RecordingMonitor(FakeDigitalOcean())
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
     declared: list[pulumi.Resource] = []
 
