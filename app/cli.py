@@ -17,6 +17,10 @@ from app.ops.lab.cli import lab_cli  # noqa: E402
 
 cli.add_typer(lab_cli, name="lab")
 
+from app.ops.inventory import inventory_command  # noqa: E402
+
+cli.command("inventory")(inventory_command)
+
 
 def main() -> None:
     cli()
