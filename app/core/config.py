@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(1, ge=0, le=100)
     db_pool_max: int = Field(10, ge=1, le=200)
+    db_connect_timeout_seconds: float = Field(5.0, gt=0)
+    db_command_timeout_seconds: float = Field(30.0, gt=0)
+    db_startup_timeout_seconds: float = Field(
+        30.0, ge=0, description="how long start-up waits for the database"
+    )
+    db_probe_interval_seconds: float = Field(10.0, gt=0, description="how often trader_db_up is refreshed")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = True
 
@@ -56,6 +62,14 @@ class Settings(BaseSettings):
     polygon_api_key: SecretStr | None = None
     polygon_base_url: str = "https://api.polygon.io"
     polygon_api_rate: float = Field(5.0, gt=0, description="POLYGON_API_RATE: requests per minute")
+    polygon_cache_seconds: float = Field(60.0, ge=0, description="reuse Polygon answers this long")
+    polygon_plan_recheck_seconds: float = Field(
+        3600.0, ge=0, description="after a 403 on snapshots (free plan), use end-of-day data this long"
+    )
+    market_overview_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["SPY", "QQQ", "IWM", "DIA"],
+        description="MARKET_OVERVIEW_SYMBOLS: comma-separated symbols GET /market/overview shows",
+    )
 
     # --- Tradier ---
     tradier_access_token: SecretStr | None = Field(
@@ -71,6 +85,11 @@ class Settings(BaseSettings):
     http_max_retries: int = Field(3, ge=0, le=10)
     breaker_failure_threshold: int = Field(5, ge=1)
     breaker_reset_seconds: float = Field(30.0, gt=0)
+    http_backoff_seconds: float = Field(0.5, ge=0, description="first retry waits up to this (jittered)")
+    http_backoff_max_seconds: float = Field(20.0, ge=0)
+    http_max_wait_seconds: float = Field(
+        30.0, ge=0, description="longest a call waits for a rate limit or Retry-After before failing"
+    )
 
     # --- trading guardrails ---
     trading_enabled: bool = Field(False, description="TRADING_ENABLED: explicit switch to place orders")
@@ -89,9 +108,10 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _split_allowlist(cls, data: dict) -> dict:
-        raw = data.get("symbol_allowlist") if isinstance(data, dict) else None
-        if isinstance(raw, str):
-            data["symbol_allowlist"] = [s.strip().upper() for s in raw.split(",") if s.strip()]
+        for field in ("symbol_allowlist", "market_overview_symbols"):
+            raw = data.get(field) if isinstance(data, dict) else None
+            if isinstance(raw, str):
+                data[field] = [s.strip().upper() for s in raw.split(",") if s.strip()]
         return data
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""HTTP layer: routers, dependencies, error mapping and request middleware."""

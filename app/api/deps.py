@@ -1,0 +1,51 @@
+"""Typed dependencies every route uses: settings, pool, metrics, and the bearer-token guard."""
+
+import hmac
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core.config import Settings
+from app.metrics import Metrics
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer $API_TOKEN`")
+
+
+def require_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Every /api/v1 route except health: `Authorization: Bearer $API_TOKEN`, compared in constant
+    time. Without API_TOKEN (only possible with TRADER_DEV_ALLOW_NO_TOKEN=1) the guard is open."""
+    if settings.api_token is None:
+        return
+    expected = settings.api_token.get_secret_value().encode()
+    given = credentials.credentials.encode() if credentials else b""
+    if not hmac.compare_digest(given, expected):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong bearer token: send `Authorization: Bearer $API_TOKEN`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AUTHENTICATED = [Depends(require_token)]

@@ -1,0 +1,11 @@
+"""`/api/v1`: health is public, every other route module is behind the bearer-token guard."""
+
+from fastapi import APIRouter
+
+from app.api.deps import AUTHENTICATED
+from app.api.routes import diag, features, logs, trades
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(diag.router)
+for module in (trades, features, logs):
+    api_router.include_router(module.router, dependencies=AUTHENTICATED)

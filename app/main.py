@@ -1,0 +1,75 @@
+"""The ASGI application (`uvicorn app.main:app`): assembled by `create_app` from a Settings object.
+
+`create_app()` touches neither the environment nor the database; settings are loaded (when none
+were given) and validated, and the pool opened and the schema migrated, in the lifespan. So tests
+build their own app against their own throwaway database, and a bad variable fails start-up with
+a message naming it.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from app import __version__
+from app.api import errors
+from app.api.middleware import RequestLogMiddleware
+from app.api.openapi import DESCRIPTION, TAGS
+from app.api.router import api_router
+from app.core.config import Settings, load_settings
+from app.db.pool import bind_pool_metrics, open_database, probe_forever
+from app.logging import configure_logging
+from app.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = app.state.given_settings or load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if settings.api_token is None:
+        log.warning("auth_disabled", detail="TRADER_DEV_ALLOW_NO_TOKEN=1: /api/v1 is open to anyone")
+    app.state.settings = settings
+    metrics: Metrics = app.state.metrics
+    pool, app.state.timescale = await open_database(settings)
+    app.state.pool = pool
+    bind_pool_metrics(pool, metrics)
+    prober = asyncio.create_task(probe_forever(pool, metrics, settings.db_probe_interval_seconds))
+    # --- providers (Polygon, Tradier, Discord): opened here, closed below; owned by app/providers ---
+    # app.state.providers = await open_providers(settings, pool, metrics)
+    log.info("started", version=__version__, timescale=app.state.timescale)
+    try:
+        yield
+    finally:
+        # await app.state.providers.aclose()
+        prober.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await prober
+        await pool.close()
+        log.info("stopped")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Solo Trader Stack API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.given_settings = settings
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.include_router(api_router)
+    Instrumentator(registry=app.state.metrics.registry, excluded_handlers=["^/metrics$"]).instrument(
+        app
+    ).expose(app, tags=["diag"], summary="Prometheus metrics (text exposition format)")
+    app.add_middleware(RequestLogMiddleware)
+    return app
+
+
+app = create_app()
