@@ -21,6 +21,10 @@ from app.ops.inventory import inventory_command  # noqa: E402
 
 cli.command("inventory")(inventory_command)
 
+from app.ops.review.cli import review_cli  # noqa: E402
+
+cli.add_typer(review_cli, name="review")
+
 
 def main() -> None:
     cli()
