@@ -1,0 +1,230 @@
+"""Alertmanager: the committed config passes amtool, routes by severity as documented, and a real
+Alertmanager delivers well-formed Discord messages to a local receiver, grouped and inhibited as
+monitoring/alertmanager/alertmanager.yml says."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import yaml
+
+from tests.monitoring.helpers import (
+    ALERTMANAGER_DIR,
+    Daemon,
+    DiscordReceiver,
+    free_port,
+    run_tool,
+    wait_until,
+)
+
+CONFIG = ALERTMANAGER_DIR / "alertmanager.yml"
+
+# https://discord.com/developers/docs/resources/message#embed-object-embed-limits
+DISCORD_LIMITS = {"content": 2000, "embeds": 10, "title": 256, "description": 4096, "embed_total": 6000}
+
+
+def test_amtool_accepts_the_committed_config() -> None:
+    result = run_tool("amtool", "check-config", str(CONFIG))
+    assert result.returncode == 0, f"amtool check-config {CONFIG} failed:\n{result.stdout}{result.stderr}"
+    assert "1 templates" in result.stdout, f"the Discord template was not loaded:\n{result.stdout}"
+
+
+def test_the_committed_config_holds_no_webhook_secret() -> None:
+    urls = [
+        d["webhook_url"]
+        for r in yaml.safe_load(CONFIG.read_text())["receivers"]
+        for d in r["discord_configs"]
+    ]
+    assert urls, f"{CONFIG}: no discord_configs receiver"
+    for url in urls:
+        assert url.startswith("https://discord.invalid/") and "PLACEHOLDER" in url, (
+            f"{CONFIG}: webhook_url must stay the placeholder in git (got {url!r}); "
+            "the deployment renders the secret"
+        )
+
+
+@pytest.mark.parametrize("severity", ["critical", "warning", "info"])
+def test_every_severity_is_routed_to_discord(severity: str) -> None:
+    result = run_tool(
+        "amtool",
+        "config",
+        "routes",
+        "test",
+        f"--config.file={CONFIG}",
+        "--verify.receivers=discord",
+        "alertname=TraderAnything",
+        f"severity={severity}",
+    )
+    assert result.returncode == 0, (
+        f"severity={severity} does not reach discord:\n{result.stdout}{result.stderr}"
+    )
+
+
+def _seconds(duration: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return int(duration[:-1]) * units[duration[-1]]
+
+
+def test_timers_do_not_flood_a_phone() -> None:
+    route = yaml.safe_load(CONFIG.read_text())["route"]
+    assert _seconds(route["group_wait"]) >= 30, f"group_wait {route['group_wait']}: wait >= 30s for siblings"
+    assert _seconds(route["group_interval"]) >= 300, f"group_interval {route['group_interval']}: >= 5m"
+    for child in [route, *route.get("routes", [])]:
+        repeat = child.get("repeat_interval", route["repeat_interval"])
+        assert _seconds(repeat) >= 4 * 3600, (
+            f"route {child.get('matchers', 'root')}: repeat_interval {repeat} < 4h"
+        )
+
+
+@pytest.fixture(scope="module")
+def discord() -> Iterator[DiscordReceiver]:
+    receiver = DiscordReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory, discord: DiscordReceiver) -> Iterator[str]:
+    """The committed config and template, with the webhook pointed at the local receiver and the
+    group timers shortened from minutes to seconds; routes and inhibitions stay as committed."""
+    work = tmp_path_factory.mktemp("alertmanager")
+    shutil.copytree(ALERTMANAGER_DIR / "templates", work / "templates")
+    config = yaml.safe_load(CONFIG.read_text())
+    config["receivers"][0]["discord_configs"][0]["webhook_url"] = discord.url
+    config["route"].update(group_wait="2s", group_interval="3s")
+    (work / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    daemon = Daemon(
+        "alertmanager",
+        [
+            "prometheus-alertmanager",
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip port: a single instance
+            "--log.level=debug",
+        ],
+        work,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        daemon.wait_http(f"{url}/-/ready")
+        yield url
+    finally:
+        daemon.stop()
+
+
+def _alert(name: str, severity: str, component: str, **labels: str) -> dict:
+    return {
+        "labels": {"alertname": name, "severity": severity, "component": component, **labels},
+        "annotations": {
+            "summary": f"{name} summary sentence.",
+            "description": "A description that says what to do. " * 8,
+            "runbook_url": f"docs/runbook.md#{name.lower()}",
+        },
+        # "now": an alert older than group_wait skips the wait (and its siblings) and is sent at once.
+        "startsAt": datetime.now(UTC).isoformat(),
+    }
+
+
+def _post(alertmanager: str, alerts: list[dict]) -> None:
+    response = httpx.post(f"{alertmanager}/api/v2/alerts", json=alerts, timeout=10)
+    assert response.status_code == 200, (
+        f"Alertmanager refused the alerts: {response.status_code} {response.text}"
+    )
+
+
+def _check_discord_limits(payload: dict, raw: bytes) -> list[str]:
+    problems = []
+    if len(payload.get("content") or "") > DISCORD_LIMITS["content"]:
+        problems.append(f"content is {len(payload['content'])} chars")
+    embeds = payload.get("embeds") or []
+    if not payload.get("content") and not embeds:
+        problems.append("neither content nor embeds: Discord answers 400")
+    if len(embeds) > DISCORD_LIMITS["embeds"]:
+        problems.append(f"{len(embeds)} embeds")
+    total = 0
+    for embed in embeds:
+        title, description = embed.get("title", ""), embed.get("description", "")
+        total += len(title) + len(description)
+        if len(title) > DISCORD_LIMITS["title"]:
+            problems.append(f"title is {len(title)} chars")
+        if len(description) > DISCORD_LIMITS["description"]:
+            problems.append(f"description is {len(description)} chars")
+        if not isinstance(embed.get("color", 0), int):
+            problems.append(f"color {embed.get('color')!r} is not an integer")
+    if total > DISCORD_LIMITS["embed_total"]:
+        problems.append(f"embeds total {total} chars")
+    if not raw.strip().startswith(b"{"):
+        problems.append("body is not a JSON object")
+    return problems
+
+
+def test_a_burst_of_one_alert_becomes_one_discord_message_within_limits(
+    alertmanager: str, discord: DiscordReceiver
+) -> None:
+    burst = [
+        _alert("TraderProviderHighErrorRate", "warning", "providers", provider=f"p{i}") for i in range(30)
+    ]
+    _post(alertmanager, burst)
+    messages = wait_until(
+        lambda: discord.messages_titled("TraderProviderHighErrorRate"), 30, "the grouped Discord message"
+    )
+    time.sleep(4)  # one more group_interval: nothing else may arrive for this group
+    messages = discord.messages_titled("TraderProviderHighErrorRate")
+    assert len(messages) == 1, f"30 firing series of one alert must be 1 message, got {len(messages)}"
+    payload = messages[0]
+    raw = discord.raw[discord.payloads.index(payload)]
+    assert not _check_discord_limits(payload, raw), (
+        f"payload breaks Discord's limits: {_check_discord_limits(payload, raw)}"
+    )
+    embed = payload["embeds"][0]
+    assert embed["title"] == "[FIRING:30] TraderProviderHighErrorRate (warning)", f"title: {embed['title']!r}"
+    assert "TraderProviderHighErrorRate summary sentence." in embed["description"], embed["description"]
+    assert "Runbook: docs/runbook.md#traderproviderhigherrorrate" in embed["description"], embed[
+        "description"
+    ]
+    assert "30 alerts in this group; the first 5 are shown" in embed["description"], embed["description"]
+    assert discord.paths[0].startswith("/api/webhooks/"), f"posted to {discord.paths[0]}"
+
+
+def test_database_down_silences_the_api_alerts_it_causes(alertmanager: str, discord: DiscordReceiver) -> None:
+    _post(
+        alertmanager,
+        [
+            _alert("TraderDatabaseDown", "critical", "database", job="trader-app"),
+            _alert("TraderApiHighErrorRate", "critical", "api"),
+            _alert("TraderApiHighLatency", "warning", "api"),
+            _alert("TraderHostMemoryPressure", "warning", "host"),
+        ],
+    )
+    wait_until(lambda: discord.messages_titled("TraderDatabaseDown"), 30, "the TraderDatabaseDown message")
+    wait_until(
+        lambda: discord.messages_titled("TraderHostMemoryPressure"), 30, "an unrelated alert's message"
+    )
+    alerts = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=10).json()
+    inhibited = {a["labels"]["alertname"] for a in alerts if a["status"]["inhibitedBy"]}
+    assert inhibited == {"TraderApiHighErrorRate", "TraderApiHighLatency"}, (
+        f"TraderDatabaseDown must inhibit exactly the component=api alerts, inhibited: {sorted(inhibited)}"
+    )
+    time.sleep(4)  # past group_wait and a group_interval for the inhibited groups
+    leaked = discord.messages_titled("TraderApiHigh")
+    assert not leaked, f"inhibited API alerts reached Discord: {json.dumps(leaked)[:500]}"
+
+
+def test_a_resolved_alert_is_announced(alertmanager: str, discord: DiscordReceiver) -> None:
+    alert = _alert("TraderBackupTooOld", "critical", "backup")
+    _post(alertmanager, [alert])
+    wait_until(lambda: discord.messages_titled("[FIRING:1] TraderBackupTooOld"), 30, "the firing message")
+    _post(alertmanager, [{**alert, "endsAt": datetime.now(UTC).isoformat()}])
+    messages = wait_until(
+        lambda: discord.messages_titled("[RESOLVED] TraderBackupTooOld"), 30, "the resolved message"
+    )
+    description = messages[0]["embeds"][0]["description"]
+    assert description.startswith("**Resolved: TraderBackupTooOld summary sentence.**"), description
