@@ -2,9 +2,10 @@
 in the shapes of Tradier's public docs (JSON only when `Accept: application/json`, like Tradier;
 one-element lists collapsed to the element, no orders as "null"; `X-Ratelimit-*` headers).
 
-`posts_by_tag` counts order placements that reached the broker: the no-duplicate tests assert on
-it. `faults` scripts 429s, 5xx, slow answers, and answers that fail *after* the order was accepted
-(`Fault(after=True)`: the order exists, the client sees a timeout or a 502).
+`posts_by_tag` counts order POSTs (not previews) that reached the broker, accepted or not: the
+no-duplicate tests assert on it. `faults` scripts 429s, 5xx, slow answers, and answers that fail
+*after* the order was accepted (`Fault(after=True)`: the order exists, the client sees a timeout
+or a 502).
 """
 
 import threading
@@ -123,6 +124,9 @@ class FakeTradier:
             if account_id != self.account_id:
                 return errors(f"Account {account_id} is not authorized for this token", status=400)
             form = dict(parse_qsl((await request.body()).decode()))  # x-www-form-urlencoded
+            if form.get("preview") != "true" and form.get("tag"):
+                with self._lock:
+                    self.posts_by_tag[form["tag"]] = self.posts_by_tag.get(form["tag"], 0) + 1
             invalid, cost = self._validate(form)
             if invalid is not None:
                 return invalid
@@ -154,8 +158,6 @@ class FakeTradier:
             with self._lock:
                 order_id = 228_000 + len(self.orders)
                 tag = form.get("tag")
-                if tag:
-                    self.posts_by_tag[tag] = self.posts_by_tag.get(tag, 0) + 1
                 self.orders.append(
                     {
                         "id": order_id,

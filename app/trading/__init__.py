@@ -1,0 +1,1 @@
+"""Orders: guardrails (guardrails.py) and the no-duplicate placement protocol (orders.py)."""
