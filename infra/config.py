@@ -69,6 +69,7 @@ class InfraConfig:
     database: Literal["self-hosted", "managed"]
     database_size: str
     database_version: str
+    database_nodes: int
     protect: bool
 
     @property
@@ -264,6 +265,8 @@ def load_config(config) -> InfraConfig:
         database=database,  # type: ignore[arg-type]
         database_size=database_size,
         database_version=r.choice("databaseVersion", ("15", "16", "17"), default="17"),
+        # 2 or 3 adds standby nodes that take over on failure, each billed like the primary.
+        database_nodes=r.integer("databaseNodes", 1, 1, 3),
         protect=r.boolean("protect", True),
     )
     if r.problems:

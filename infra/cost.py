@@ -48,7 +48,8 @@ def estimate(cfg: InfraConfig, prices: Prices = PRICES) -> dict:
     if cfg.backups:
         items["droplet backups (weekly)"] = round(droplet * prices.backup_fraction, 2)
     if cfg.database == "managed":
-        items[f"managed postgres {cfg.database_size}"] = prices.managed_postgres[cfg.database_size]
+        node = prices.managed_postgres[cfg.database_size]
+        items[f"managed postgres {cfg.database_nodes} x {cfg.database_size}"] = node * cfg.database_nodes
     return {
         "currency": prices.currency,
         "prices_as_of": prices.as_of,

@@ -42,7 +42,7 @@ class ManagedDatabase(pulumi.ComponentResource):
             version=cfg.database_version,
             size=cfg.database_size,
             region=cfg.region,
-            node_count=1,
+            node_count=cfg.database_nodes,
             private_network_uuid=vpc.id,
             tags=list(cfg.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=cfg.protect),

@@ -3,6 +3,7 @@ the droplet alone, and its connection string as a secret."""
 
 import pulumi
 
+from infra.cost import PRICES
 from tests.infra.harness import (
     DATABASE_CLUSTER,
     DATABASE_FIREWALL,
@@ -68,3 +69,15 @@ async def test_self_hosted_declares_no_cluster_and_exports_no_url():
     assert "databaseUrl" not in program.outputs, "databaseUrl exported in self-hosted mode"
     mode, _ = await program.output("databaseMode")
     assert mode == "self-hosted", f"databaseMode is {mode!r}"
+
+
+@pulumi.runtime.test
+async def test_standby_nodes_are_configured_and_priced():
+    program = await run_program(good_config(**MANAGED, databaseNodes="2"))
+    cluster = program.one(DATABASE_CLUSTER)
+    assert cluster.inputs["nodeCount"] == 2, f"{cluster.name}: nodeCount {cluster.inputs['nodeCount']}"
+    cost, _ = await program.output("estimatedMonthlyCost")
+    node = PRICES.managed_postgres["db-s-1vcpu-2gb"]
+    assert cost["items"]["managed postgres 2 x db-s-1vcpu-2gb"] == 2 * node, (
+        f"standby unpriced: {cost['items']}"
+    )
