@@ -25,6 +25,10 @@ from app.ops.review.cli import review_cli  # noqa: E402
 
 cli.add_typer(review_cli, name="review")
 
+from app.ops.backup.cli import backup_cli  # noqa: E402
+
+cli.add_typer(backup_cli, name="backup")
+
 
 def main() -> None:
     cli()

@@ -1,0 +1,196 @@
+"""The bucket: one folder per backup, a backup exists only once its manifest does.
+
+    <prefix>/backups/<stamp>/dump.pgdump.age   uploaded first (multipart: invisible until complete)
+    <prefix>/backups/<stamp>/manifest.json     written after the dump was uploaded and checked
+    <prefix>/latest.json                       moved to the new stamp last
+
+S3 has no rename, so the "temporary name" of a half-uploaded dump is the uncompleted multipart
+upload itself: it is never listed as an object, and a failed run aborts it (or the next run
+does). A crash between the dump and its manifest leaves a folder without a manifest: never listed
+as a backup, swept by retention. boto3 is imported here only (the `backup` extra).
+
+DigitalOcean Spaces: BACKUP_S3_ENDPOINT is the regional endpoint (https://nyc3.digitaloceanspaces.com)
+without the bucket; path-style addressing works there and with every S3 clone. boto3's default
+CRC trailing checksums are turned off (`when_required`): several S3-compatible servers reject them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.ops.backup import BackupError
+from app.ops.backup.manifest import Manifest
+from app.ops.backup.settings import BackupSettings
+
+DUMP_NAME = "dump.pgdump.age"
+MANIFEST_NAME = "manifest.json"
+CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "AccessDenied",
+    "InvalidToken",
+    "RequestExpired",
+}
+
+
+@dataclass(frozen=True)
+class Listed:
+    stamp: str
+    manifest: Manifest
+
+
+class BackupStore:
+    def __init__(self, settings: BackupSettings) -> None:
+        settings.require("s3_bucket", "s3_access_key_id", "s3_secret_access_key")
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        assert settings.s3_access_key_id and settings.s3_secret_access_key and settings.s3_bucket
+        self.settings = settings
+        self.bucket = settings.s3_bucket
+        self.prefix = settings.s3_prefix.strip("/")
+        self.client: Any = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id.get_secret_value(),
+            aws_secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+            config=Config(
+                s3={"addressing_style": settings.s3_addressing_style},
+                retries={"max_attempts": 3, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+        part = settings.s3_part_mb * 1024 * 1024
+        self.transfer = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=4)
+
+    # --- keys ---
+    def _backups_prefix(self) -> str:
+        return f"{self.prefix}/backups/"
+
+    def dump_key(self, stamp: str) -> str:
+        return f"{self._backups_prefix()}{stamp}/{DUMP_NAME}"
+
+    def manifest_key(self, stamp: str) -> str:
+        return f"{self._backups_prefix()}{stamp}/{MANIFEST_NAME}"
+
+    @property
+    def latest_key(self) -> str:
+        return f"{self.prefix}/latest.json"
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn boto errors into one line that names the setting to fix."""
+        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+        where = f"s3://{self.bucket}/{self.prefix} at {self.settings.s3_endpoint or 'AWS'}"
+        try:
+            yield
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in CREDENTIAL_CODES:
+                raise BackupError(
+                    f"{action}: the object store refused the credentials ({code}): check "
+                    "BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY (expired, revoked or mistyped?)"
+                ) from None
+            if code == "NoSuchBucket":
+                raise BackupError(f"{action}: bucket BACKUP_S3_BUCKET={self.bucket} does not exist") from None
+            raise BackupError(f"{action} ({where}) failed: {code or exc}") from None
+        except EndpointConnectionError:
+            raise BackupError(
+                f"{action}: cannot reach BACKUP_S3_ENDPOINT={self.settings.s3_endpoint}"
+            ) from None
+        except (BotoCoreError, OSError) as exc:
+            raise BackupError(f"{action} ({where}) failed: {exc}") from None
+
+    # --- writing ---
+    def upload_dump(self, path: Path, stamp: str, progress: Callable[[int], None] | None = None) -> None:
+        with self._errors(f"uploading backup {stamp}"):
+            self.client.upload_file(
+                str(path), self.bucket, self.dump_key(stamp), Config=self.transfer, Callback=progress
+            )
+            size = self.client.head_object(Bucket=self.bucket, Key=self.dump_key(stamp))["ContentLength"]
+        if size != path.stat().st_size:
+            raise BackupError(
+                f"uploaded backup {stamp} is {size} bytes, the local file {path.stat().st_size}"
+            )
+
+    def commit(self, manifest: Manifest) -> None:
+        """Publish a backup: its manifest, then `latest.json` (see module docstring)."""
+        with self._errors(f"publishing backup {manifest.stamp}"):
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.manifest_key(manifest.stamp), Body=manifest.to_json()
+            )
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.latest_key, Body=json.dumps({"stamp": manifest.stamp}).encode()
+            )
+
+    def abort_stale_uploads(self) -> int:
+        """Abort multipart uploads left by runs that died (callers hold the backup lock)."""
+        aborted = 0
+        with self._errors("cleaning up unfinished uploads"):
+            listing = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self._backups_prefix())
+            for upload in listing.get("Uploads", []):
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted += 1
+        return aborted
+
+    def delete(self, stamp: str) -> None:
+        """Manifest first: a backup stops being listed before its dump goes."""
+        with self._errors(f"deleting backup {stamp}"):
+            self.client.delete_object(Bucket=self.bucket, Key=self.manifest_key(stamp))
+            self.client.delete_object(Bucket=self.bucket, Key=self.dump_key(stamp))
+
+    # --- reading ---
+    def stamps(self) -> tuple[list[str], list[str]]:
+        """(complete backups, folders without a manifest), each sorted oldest first."""
+        files: dict[str, set[str]] = {}
+        with self._errors("listing backups"):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._backups_prefix()):
+                for obj in page.get("Contents", []):
+                    stamp, _, name = obj["Key"].removeprefix(self._backups_prefix()).partition("/")
+                    files.setdefault(stamp, set()).add(name)
+        complete = sorted(s for s, names in files.items() if {DUMP_NAME, MANIFEST_NAME} <= names)
+        partial = sorted(s for s, names in files.items() if MANIFEST_NAME not in names)
+        return complete, partial
+
+    def manifest(self, stamp: str) -> Manifest:
+        with self._errors(f"reading the manifest of backup {stamp}"):
+            body = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key(stamp))["Body"].read()
+        return Manifest.from_json(body)
+
+    def list(self) -> list[Listed]:
+        complete, _ = self.stamps()
+        return [Listed(stamp, self.manifest(stamp)) for stamp in complete]
+
+    def latest(self) -> str | None:
+        from botocore.exceptions import ClientError
+
+        with self._errors("reading latest.json"):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=self.latest_key)["Body"].read()
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+        return json.loads(body)["stamp"]
+
+    def download_dump(self, stamp: str, path: Path, progress: Callable[[int], None] | None = None) -> None:
+        with self._errors(f"downloading backup {stamp}"):
+            self.client.download_file(
+                self.bucket, self.dump_key(stamp), str(path), Config=self.transfer, Callback=progress
+            )
