@@ -1,0 +1,136 @@
+"""Fixtures for the VM tests: ONE lab VM for the whole session carrying every role's checks.
+
+Order of events: probe namespace + tap -> cached image -> boot (one retry on a panic) -> site.yml
+twice -> the tests look at the guest from outside. Measured figures go to reports/lab/host-layer.json
+(tests/benchmarks/lab_host_layer.py folds them into docs/benchmarks.md). Any failing test gets the
+guest's console log attached to its report.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.ops.lab.image import ensure_image
+from app.ops.lab.inventory import write_inventory
+from app.ops.lab.vm import LabVM
+from tests.lab.playbook import PlaybookRun, run_playbook
+from tests.lab.probe import ProbeNet
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "reports" / "lab" / "host-layer.json"
+PUBLISHED_PORT = 8080
+GUEST_CMD_TIMEOUT_S = 900
+
+_running: dict[str, LabVM] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    vm = _running.get("vm")
+    if report.failed and vm is not None and item.path.is_relative_to(Path(__file__).parent):
+        report.sections.append((f"guest console ({vm.console_log})", vm.console_tail(80)))
+
+
+@pytest.fixture(scope="session")
+def lab_results() -> Iterator[dict]:
+    results: dict = {}
+    yield results
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**previous, **results}, indent=2, sort_keys=True))
+
+
+@pytest.fixture(scope="session")
+def probe_net() -> Iterator[ProbeNet]:
+    net = ProbeNet.create()
+    yield net
+    net.destroy()
+
+
+@pytest.fixture(scope="session")
+def lab_vm(probe_net: ProbeNet, lab_results: dict) -> Iterator[LabVM]:
+    start = time.monotonic()
+    image = ensure_image()
+    lab_results["image_s"] = round(time.monotonic() - start, 1)
+    vm = LabVM(name=f"pytest-{os.getpid()}", image_dir=str(image.dir), probe_tap=probe_net.tap)
+    _running["vm"] = vm
+    try:
+        start = time.monotonic()
+        vm.start()
+        lab_results["boot_s"] = round(time.monotonic() - start, 1)
+        probe_net.attach()
+        yield vm
+    finally:
+        _running.pop("vm", None)
+        vm.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_inventory(lab_vm: LabVM, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_inventory(lab_vm, tmp_path_factory.mktemp("inventory") / "hosts.yml")
+
+
+@pytest.fixture(scope="session")
+def converged(lab_inventory: Path, lab_vm: LabVM, lab_results: dict) -> tuple[PlaybookRun, PlaybookRun]:
+    """site.yml on the fresh VM, then once more; the first run must succeed for anything to follow."""
+    first = run_playbook(lab_inventory)
+    if first.returncode != 0:
+        pytest.fail(
+            f"site.yml failed on the fresh lab VM (exit {first.returncode}) at:\n{first.failing_step()}"
+        )
+    lab_results["converge_s"] = round(first.seconds, 1)
+    second = run_playbook(lab_inventory)
+    lab_results["rerun_s"] = round(second.seconds, 1)
+    lab_results["rerun_changed"] = second.recap("changed")
+    return first, second
+
+
+def guest(vm: LabVM, command: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run a command on the guest as the deploy user (over the forwarded loopback port)."""
+    return subprocess.run(
+        vm.ssh_command("deploy", command),
+        input=stdin,
+        capture_output=True,
+        check=False,
+        timeout=GUEST_CMD_TIMEOUT_S,
+    )
+
+
+def _busybox_rootfs() -> bytes:
+    """A container image rootfs from the host's static busybox: no registry involved."""
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        raise RuntimeError("/bin/busybox missing: install the Debian package busybox-static")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(busybox, arcname="bin/busybox")
+        page = b"published-probe\n"
+        info = tarfile.TarInfo("www/index.html")
+        info.size = len(page)
+        tar.addfile(info, io.BytesIO(page))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def published_container(converged: tuple, lab_vm: LabVM) -> int:
+    """A container that publishes PUBLISHED_PORT the careless way (`-p 8080:80`, no address)."""
+    imported = guest(lab_vm, "sudo docker import - trader-lab/busybox:probe", stdin=_busybox_rootfs())
+    assert imported.returncode == 0, f"docker import in the guest failed: {imported.stderr.decode()}"
+    run = guest(
+        lab_vm,
+        f"sudo docker run -d --name published-probe -p {PUBLISHED_PORT}:80 trader-lab/busybox:probe "
+        "/bin/busybox httpd -f -p 80 -h /www",
+    )
+    assert run.returncode == 0, f"docker run in the guest failed: {run.stderr.decode()}"
+    return PUBLISHED_PORT

@@ -1,0 +1,58 @@
+"""Run site.yml against a lab VM and read its PLAY RECAP."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "ansible"
+PLAYBOOK_TIMEOUT_S = 1800
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    output: str
+    seconds: float
+
+    def recap(self, key: str) -> int:
+        """Sum of `key=N` over the PLAY RECAP lines (changed, failed, unreachable, ...)."""
+        recap = self.output.rsplit("PLAY RECAP", 1)[-1]
+        return sum(int(n) for n in re.findall(rf"\b{key}=(\d+)", recap))
+
+    def failing_step(self) -> str:
+        """The task that failed, with the lines Ansible printed about it."""
+        lines = self.output.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith(("fatal:", "failed:")) or "UNREACHABLE!" in line:
+                task = next((t for t in reversed(lines[:i]) if t.startswith("TASK [")), "(no task)")
+                return f"{task}\n" + "\n".join(lines[i : i + 15])
+        return "\n".join(lines[-40:])
+
+
+def ansible_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env["ANSIBLE_CONFIG"] = str(ANSIBLE_DIR / "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    return env
+
+
+def run_playbook(inventory: Path, *extra: str, playbook: str = "site.yml") -> PlaybookRun:
+    start = time.monotonic()
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), playbook, *extra],
+        cwd=ANSIBLE_DIR,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=PLAYBOOK_TIMEOUT_S,
+    )
+    return PlaybookRun(result.returncode, result.stdout + result.stderr, time.monotonic() - start)

@@ -1,0 +1,121 @@
+"""site.yml on a real Debian 13 VM, then the guest observed from outside, as an attacker would.
+
+Every SSH attempt and scan here goes over the probe network (a tap NIC in a namespace made by the
+test), not through the guest's loopback or QEMU's port forwards.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.ops.lab.vm import LabVM
+from tests.lab.conftest import guest
+from tests.lab.playbook import PlaybookRun
+from tests.lab.probe import ProbeNet
+
+pytestmark = pytest.mark.lab
+
+
+def _probe_ssh(vm: LabVM, probe: ProbeNet, user: str, *options: str) -> tuple[int, str]:
+    cmd = ["ssh", *vm.ssh_options(), *options, f"{user}@{probe.guest}", "true"]
+    result = probe.run(*cmd, timeout=60)
+    return result.returncode, result.stderr
+
+
+def test_site_converges_on_a_fresh_vm(converged: tuple[PlaybookRun, PlaybookRun]):
+    first, _ = converged
+    assert first.recap("failed") == 0 and first.recap("unreachable") == 0, first.failing_step()
+
+
+def test_second_run_changes_nothing(converged: tuple[PlaybookRun, PlaybookRun]):
+    _, second = converged
+    assert second.returncode == 0, f"second site.yml run failed at:\n{second.failing_step()}"
+    changed = [line for line in second.output.splitlines() if line.startswith("changed:")]
+    assert second.recap("changed") == 0, f"second run is not idempotent; changed tasks:\n{changed}"
+
+
+def test_deploy_key_login_works_from_outside(converged, lab_vm: LabVM, probe_net: ProbeNet):
+    code, err = _probe_ssh(lab_vm, probe_net, "deploy")
+    assert code == 0, f"the deploy user's key login over the probe network failed: {err}"
+
+
+def test_root_login_is_refused_even_with_a_valid_key(converged, lab_vm: LabVM, probe_net: ProbeNet):
+    # The image authorises the lab key for root (as a droplet does): only sshd can refuse it.
+    code, err = _probe_ssh(lab_vm, probe_net, "root")
+    assert code == 255 and "Permission denied" in err, f"root login was not refused: exit {code}, {err}"
+
+
+def test_password_and_keyboard_interactive_logins_are_not_offered(
+    converged, lab_vm: LabVM, probe_net: ProbeNet
+):
+    code, err = _probe_ssh(
+        lab_vm,
+        probe_net,
+        "deploy",
+        "-o", "PubkeyAuthentication=no",
+        "-o", "PreferredAuthentications=password,keyboard-interactive",
+    )  # fmt: skip
+    assert code == 255, f"a login without a key succeeded: exit {code}"
+    assert "Permission denied (publickey)" in err, f"sshd offers more than publickey: {err}"
+
+
+def test_ssh_audit_finds_no_failures(converged, probe_net: ProbeNet, lab_results: dict):
+    result = probe_net.run("ssh-audit", "--no-colors", probe_net.guest, timeout=120)
+    output = result.stdout
+    failures = [line for line in output.splitlines() if "[fail]" in line]
+    warnings = [line for line in output.splitlines() if "[warn]" in line]
+    lab_results["ssh_audit"] = {"fail": len(failures), "warn": len(warnings)}
+    assert "(gen) banner" in output, f"ssh-audit did not reach sshd: {result.stderr or output}"
+    assert not failures, "ssh-audit failures:\n" + "\n".join(failures)
+
+
+def test_only_ssh_and_web_ports_answer_while_a_container_publishes_a_port(
+    published_container: int, lab_vm: LabVM, probe_net: ProbeNet, lab_results: dict
+):
+    served = guest(lab_vm, f"curl -fsS http://127.0.0.1:{published_container}/")
+    assert b"published-probe" in served.stdout, (
+        f"the published container does not answer inside the guest, the scan would prove nothing: "
+        f"{served.stderr.decode()}"
+    )
+    scan = probe_net.run(
+        "nmap", "-Pn", "-n", "-sS", "-T4", "--max-retries", "1", "-p", "1-10000", "-oG", "-",
+        probe_net.guest, timeout=600,
+    )  # fmt: skip
+    assert scan.returncode == 0, f"nmap failed: {scan.stderr}"
+    open_ports = sorted({int(p) for p in re.findall(r"(\d+)/open/tcp", scan.stdout)})
+    lab_results["open_ports_from_outside"] = open_ports
+    assert 22 in open_ports, (
+        f"SSH does not answer from the admin network, the scan is suspect:\n{scan.stdout}"
+    )
+    assert set(open_ports) <= {22, 80, 443}, f"ports other than 22/80/443 answer from outside: {open_ports}"
+
+
+def test_ufw_fail2ban_and_unattended_upgrades_are_active(converged, lab_vm: LabVM):
+    import testinfra
+
+    host = testinfra.get_host(
+        f"ssh://deploy@127.0.0.1:{lab_vm.ssh_port}",
+        ssh_identity_file=str(lab_vm.image.key),
+        ssh_extra_args=" ".join(lab_vm.ssh_options()[2:]),
+        sudo=True,
+    )
+    ufw = host.run("ufw status verbose").stdout
+    assert "Status: active" in ufw and "deny (incoming)" in ufw, f"UFW is not enforcing:\n{ufw}"
+    assert host.service("fail2ban").is_running, "fail2ban is not running"
+    jail = host.run("fail2ban-client status sshd")
+    assert jail.rc == 0 and "Journal matches" in jail.stdout, f"sshd jail not on the journal: {jail.stdout}"
+    assert host.service("apt-daily-upgrade.timer").is_running, "apt-daily-upgrade.timer is not active"
+    apt = host.run("apt-config dump APT::Periodic::Unattended-Upgrade").stdout
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in apt, f"unattended upgrades are off: {apt}"
+
+
+def test_lynis_reports_a_hardening_index(converged, lab_vm: LabVM, lab_results: dict):
+    installed = guest(lab_vm, "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis")
+    assert installed.returncode == 0, f"installing lynis in the guest failed: {installed.stderr.decode()}"
+    audit = guest(lab_vm, "sudo lynis audit system --quick --no-colors")
+    output = audit.stdout.decode(errors="replace")
+    index = re.search(r"Hardening index : (\d+)", output)
+    assert audit.returncode == 0 and index, f"lynis did not report a hardening index:\n{output[-3000:]}"
+    lab_results["lynis_hardening_index"] = int(index.group(1))
