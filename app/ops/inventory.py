@@ -32,6 +32,7 @@ REQUIRED = (
     "ipv4",
     "ipv6",
     "sshUser",
+    "sshPublicKeys",
     "adminCidrs",
     "bucketName",
     "s3Endpoint",
@@ -89,20 +90,28 @@ def build(outputs: dict[str, Any]) -> Inventory:
                     "hosts": {
                         outputs["name"]: {
                             "ansible_host": outputs["ipv4"],
-                            "ansible_user": outputs["sshUser"],
+                            "ansible_python_interpreter": "/usr/bin/python3",
                         }
-                    }
+                    },
+                    "vars": {
+                        # cloud-init made this user; login.yml falls back to root only if it cannot.
+                        "ansible_user": outputs["sshUser"],
+                        "site_bootstrap_user": "root",
+                    },
                 }
             }
         }
     }
     variables = {
+        # The host-layer roles' own variables (ansible/roles/*/defaults/main.yml).
+        "base_deploy_user": outputs["sshUser"],
+        "base_deploy_authorized_keys": list(outputs["sshPublicKeys"]),
+        "hardening_ssh_admin_cidrs": list(outputs["adminCidrs"]),
         "trader_domain": outputs.get("fqdn"),
         "trader_region": outputs["region"],
         "trader_public_ipv4": outputs["ipv4"],
         "trader_public_ipv6": outputs["ipv6"],
         "trader_private_ipv4": outputs.get("privateIpv4"),
-        "trader_admin_cidrs": list(outputs["adminCidrs"]),
         "trader_s3_bucket": outputs["bucketName"],
         "trader_s3_endpoint": outputs["s3Endpoint"],
         "trader_s3_region": outputs["s3Region"],

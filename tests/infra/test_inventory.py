@@ -56,10 +56,13 @@ def test_ansible_inventory_reads_the_written_inventory(tmp_path: Path):
     assert listing["trader"]["hosts"] == ["trader-prod"], f"group trader: {listing.get('trader')}"
     host = listing["_meta"]["hostvars"]["trader-prod"]
     recorded = json.loads(RECORDED.read_text())
-    assert (host["ansible_host"], host["ansible_user"]) == (recorded["ipv4"], "deploy"), host
+    assert host["ansible_host"] == recorded["ipv4"], host
     assert host["trader_db_mode"] == "self-hosted", host
     assert host["trader_data_volume_device"] == recorded["dataVolumeDevice"], host
-    assert host["trader_admin_cidrs"] == recorded["adminCidrs"], host
+    # The host-layer roles' required variables come from the stack.
+    assert host["hardening_ssh_admin_cidrs"] == recorded["adminCidrs"], host
+    assert host["base_deploy_authorized_keys"] == recorded["sshPublicKeys"], host
+    assert host["base_deploy_user"] == host["ansible_user"] == recorded["sshUser"], host
     # group_vars/all/secrets.yml is picked up too: the play sees the key without anything else.
     assert host["trader_s3_secret_access_key"] == recorded["spacesSecretAccessKey"], "secrets.yml not loaded"
 
