@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__
+from app.alerts.hooks import unhandled_exception_hook
 from app.api import errors
 from app.api.middleware import RequestLogMiddleware
 from app.api.openapi import DESCRIPTION, TAGS
@@ -23,6 +24,7 @@ from app.core.config import Settings, load_settings
 from app.db.pool import bind_pool_metrics, open_database, probe_forever
 from app.logging import configure_logging
 from app.metrics import Metrics
+from app.providers.registry import open_providers
 
 log = structlog.get_logger(__name__)
 
@@ -40,12 +42,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     bind_pool_metrics(pool, metrics)
     prober = asyncio.create_task(probe_forever(pool, metrics, settings.db_probe_interval_seconds))
     # --- providers (Polygon, Tradier, Discord): opened here, closed below; owned by app/providers ---
-    # app.state.providers = await open_providers(settings, pool, metrics)
+    app.state.providers = await open_providers(settings, pool, metrics)
+    app.state.unhandled_exception_hooks.append(unhandled_exception_hook(app.state.providers.notifier))
     log.info("started", version=__version__, timescale=app.state.timescale)
     try:
         yield
     finally:
-        # await app.state.providers.aclose()
+        await app.state.providers.aclose()
         prober.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await prober

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.core.config import Settings
 from app.metrics import Metrics
+from app.providers.registry import Providers
 
 
 def get_settings(request: Request) -> Settings:
@@ -23,9 +24,14 @@ def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+def get_providers(request: Request) -> Providers:
+    return request.app.state.providers
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ProvidersDep = Annotated[Providers, Depends(get_providers)]
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer $API_TOKEN`")
 

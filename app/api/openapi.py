@@ -27,4 +27,6 @@ TAGS = [
     {"name": "trades", "description": "Executed trades: fills with quantity, average price and P&L."},
     {"name": "features", "description": "Per-symbol feature snapshots (model inputs) as JSON."},
     {"name": "logs", "description": "Application and strategy log records."},
+    {"name": "market", "description": "Polygon market data (live or end of day, as the plan allows)."},
+    {"name": "assistant", "description": "data.snapshot (Polygon), orders.preview and .place (Tradier)."},
 ]

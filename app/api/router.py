@@ -3,9 +3,9 @@
 from fastapi import APIRouter
 
 from app.api.deps import AUTHENTICATED
-from app.api.routes import diag, features, logs, trades
+from app.api.routes import assistant, diag, features, logs, market, trades
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(diag.router)
-for module in (trades, features, logs):
+for module in (trades, features, logs, market, assistant):
     api_router.include_router(module.router, dependencies=AUTHENTICATED)

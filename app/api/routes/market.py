@@ -1,0 +1,76 @@
+"""`/api/v1/market/overview`: latest prices and day change for a watch list, from Polygon."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from app.api.deps import ProvidersDep, SettingsDep
+from app.providers.errors import as_http, not_configured
+from app.providers.http import ProviderError
+
+router = APIRouter(prefix="/market", tags=["market"])
+
+SYMBOLS_PATTERN = r"^[A-Za-z0-9.\-]{1,12}(,[A-Za-z0-9.\-]{1,12}){0,24}$"
+
+
+class QuoteOut(BaseModel):
+    symbol: str = Field(examples=["SPY"])
+    price: float = Field(description="last trade (snapshot) or last session close", examples=[512.34])
+    prev_close: float | None = Field(examples=[508.9])
+    change_pct: float | None = Field(examples=[0.676])
+    day_volume: float | None = Field(examples=[61234567])
+    as_of: datetime = Field(description="time of the data, UTC")
+
+
+class Overview(BaseModel):
+    source: str = Field(
+        description="data the answer is built from: `snapshot` (live), or `grouped_daily` / "
+        "`grouped_daily+previous_close` (end of day, on Polygon plans without snapshots)",
+        examples=["grouped_daily"],
+    )
+    note: str | None = Field(
+        description="why the data is not live, when it is not",
+        examples=[
+            "end-of-day data: the POLYGON_API_KEY plan does not include snapshots (403 NOT_AUTHORIZED)"
+        ],
+    )
+    quotes: list[QuoteOut]
+    missing: list[str] = Field(description="requested symbols Polygon has no data for", examples=[["XYZQ"]])
+
+
+@router.get(
+    "/overview",
+    response_model=Overview,
+    summary="Market overview for a watch list",
+    responses={
+        502: {"description": "Polygon refused the request (for example a wrong POLYGON_API_KEY)"},
+        503: {"description": "POLYGON_API_KEY is not set, or Polygon is unavailable (see Retry-After)"},
+    },
+)
+async def overview(
+    providers: ProvidersDep,
+    settings: SettingsDep,
+    symbols: Annotated[
+        str | None,
+        Query(
+            pattern=SYMBOLS_PATTERN,
+            description="comma-separated symbols (up to 25); default MARKET_OVERVIEW_SYMBOLS",
+            examples=["SPY,QQQ,AAPL"],
+        ),
+    ] = None,
+) -> Overview:
+    if providers.polygon is None:
+        raise not_configured("POLYGON_API_KEY")
+    wanted = [s.upper() for s in symbols.split(",")] if symbols else settings.market_overview_symbols
+    try:
+        answer = await providers.polygon.quotes(list(dict.fromkeys(wanted)))
+    except ProviderError as exc:
+        raise as_http(exc) from exc
+    return Overview(
+        source=answer.source,
+        note=answer.note,
+        quotes=[QuoteOut(**vars(q)) for q in answer.quotes],
+        missing=answer.missing,
+    )
