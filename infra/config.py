@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import pulumi
+
 from infra.cost import PRICES
 
 PROJECT = "solo-trader"
@@ -43,8 +45,9 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
-class InfraConfigError(ValueError):
-    """The stack configuration is unusable; the message names every key to fix."""
+class InfraConfigError(pulumi.RunError, ValueError):
+    """The stack configuration is unusable; the message names every key to fix. A RunError, so
+    `pulumi up` prints the message without a Python traceback."""
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,9 @@ def inventory_command(
 
     console = Console()
     try:
-        written = write(build(read_outputs(source, stack)), out)
+        with console.status("reading the stack outputs"):
+            outputs = read_outputs(source, stack)
+        written = write(build(outputs), out)
     except InventoryError as exc:
         console.print(f"[red]inventory: {exc}[/red]")
         raise typer.Exit(1) from None

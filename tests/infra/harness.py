@@ -1,4 +1,4 @@
-"""Runs the real Pulumi program (`infra/__main__.py`) under Pulumi's mocks, fresh for each test.
+"""Runs the real Pulumi program (`infra/`, its `__main__.py`) under Pulumi's mocks, fresh for each test.
 
 Configuration reaches the program the way the Pulumi CLI passes it: a `PULUMI_CONFIG` JSON object
 of `solo-trader:<key>` strings in the environment. A recording resource monitor keeps every
@@ -25,7 +25,9 @@ from pulumi.runtime.mocks import MockMonitor
 
 PROJECT = "solo-trader"
 STACK = "test"
-MAIN = Path(__file__).resolve().parents[2] / "infra" / "__main__.py"
+# The program directory (`main:` in Pulumi.yaml): run like the Pulumi language host runs it, with
+# runpy on the directory, which puts the directory itself first on sys.path.
+PROGRAM = Path(__file__).resolve().parents[2] / "infra"
 
 DROPLET = "digitalocean:index/droplet:Droplet"
 VOLUME = "digitalocean:index/volume:Volume"
@@ -206,7 +208,7 @@ async def run_program(config: Mapping[str, str], monitor: RecordingMonitor | Non
         declared.append(args.resource)
 
     pulumi.runtime.register_stack_transformation(collect)
-    runpy.run_path(str(MAIN), run_name="__main__")
+    runpy.run_path(str(PROGRAM), run_name="__main__")
     # A resource's URN resolves once the monitor has answered its registration.
     await asyncio.gather(*(resource.urn.future() for resource in declared))
     root = pulumi_settings.get_root_resource()

@@ -346,3 +346,15 @@ async def test_managed_database_traffic_leaves_only_for_the_vpc():
     assert [r["destinationAddresses"] for r in rules] == [["10.120.0.0/20"]], (
         f"{firewall.name}: outbound to PostgreSQL {rules}; must reach the VPC only"
     )
+
+
+@pulumi.runtime.test
+async def test_every_resource_belongs_to_a_component():
+    program = await run_program(good_config(database="managed", domain="example.com"))
+    for resource in program.registrations:
+        if resource.type == PROJECT_RESOURCE or resource.type.startswith("solo-trader:"):
+            continue
+        assert "solo-trader:infra:" in resource.parent, f"{resource.name}: declared outside its component"
+        assert resource.name.startswith("trader-test-"), (
+            f"{resource.name}: name not derived from its parent's"
+        )
