@@ -20,6 +20,15 @@ def _redact(_logger: object, _method: str, event: dict) -> dict:
     return event
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is when a record is emitted (so redirection and test capture
+    that start after start-up still see the logs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Route structlog and the standard library (uvicorn, asyncpg) through one renderer."""
     shared = [
@@ -36,7 +45,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Body, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from app.api.deps import MetricsDep, PoolDep
 from app.api.schemas import MAX_BATCH, Created, Page, Timestamp
@@ -111,6 +111,10 @@ async def list_rows(
     return Page[out_model](items=[out_model.model_validate(dict(r)) for r in rows], next_cursor=next_cursor)  # type: ignore[valid-type]
 
 
+def _one_or_batch(value: Any) -> str:
+    return "batch" if isinstance(value, list) else "one"
+
+
 def table_router(
     table: Table,
     in_model: type[BaseModel],
@@ -121,8 +125,11 @@ def table_router(
     """POST (one or a batch) and GET (a page) for one table; the filters are `table.filters`,
     declared as fields of `query_model`."""
     router = APIRouter(prefix=f"/{table.name}", tags=[table.name])
+    # Discriminated by JSON shape, so a 422 reports the errors of the branch the client meant.
     body_type = Annotated[
-        in_model | Annotated[list[in_model], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
+        Annotated[in_model, Tag("one")]  # type: ignore[valid-type]
+        | Annotated[list[in_model], Field(min_length=1, max_length=MAX_BATCH), Tag("batch")],  # type: ignore[valid-type]
+        Discriminator(_one_or_batch),
         Body(description=f"one {noun}, or an array of up to {MAX_BATCH} (stored with one COPY)"),
     ]
 

@@ -63,7 +63,8 @@ class PostgresServer:
         if self._as_postgres:
             shutil.chown(self.base, "postgres")
             shutil.chown(self.sockdir, "postgres")
-        if not (self.datadir / "PG_VERSION").exists():
+        fresh = not (self.datadir / "PG_VERSION").exists()
+        if fresh:
             self._run(
                 "initdb",
                 "-D",
@@ -96,7 +97,8 @@ class PostgresServer:
         except subprocess.CalledProcessError as exc:
             log = self.logfile.read_text() if self.logfile.exists() else ""
             raise PostgresUnavailable(f"postgres did not start: {exc.stderr}\n{log}") from exc
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "trader")
+        if fresh:  # a restart after `stop()` keeps the data, database included
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "trader")
         return self
 
     def stop(self, mode: str = "fast") -> None:
