@@ -75,6 +75,9 @@ class SeaweedS3:
             "-master.telemetry=false",
             # small volumes: the default (30 GB) makes the first write allocate far more than tests need
             "-master.volumeSizeLimitMB=256",
+            # each bucket is a collection with volumes of its own: the default cap (8) runs out
+            # after a bucket or two; 0 = as many as the free disk allows
+            "-volume.max=0",
         ]
         for name in self.ports:
             cmd.append(f"-{name}.port={self.ports[name]}")

@@ -66,6 +66,17 @@ def check_shrink(manifest: Manifest, previous: Manifest | None, settings: Backup
         )
 
 
+async def _fresh_stamp(store: BackupStore, clock: Callable[[], datetime]) -> str:
+    """A stamp no backup has yet (a run that waited for the lock may start in the same second)."""
+    taken = set((await asyncio.to_thread(store.stamps))[0])
+    for _ in range(3):
+        stamp = retention.stamp_of(clock())
+        if stamp not in taken:
+            return stamp
+        await asyncio.sleep(1)
+    raise BackupError(f"backup {stamp} already exists in the bucket: is the clock going backwards?")
+
+
 async def run_backup(
     settings: BackupSettings,
     clock: Callable[[], datetime] = utc_now,
@@ -80,8 +91,8 @@ async def run_backup(
     try:
         if not await lock.acquire(conn, settings.lock_wait_seconds):
             return RunResult(manifest=None)
-        stamp = retention.stamp_of(clock())
         store = BackupStore(settings)
+        stamp = await _fresh_stamp(store, clock)
         aborted = await asyncio.to_thread(store.abort_stale_uploads)
         latest = await asyncio.to_thread(store.latest)
         previous = await asyncio.to_thread(store.manifest, latest) if latest else None

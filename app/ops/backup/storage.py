@@ -92,13 +92,16 @@ class BackupStore:
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         """Turn boto errors into one line that names the setting to fix."""
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
         where = f"s3://{self.bucket}/{self.prefix} at {self.settings.s3_endpoint or 'AWS'}"
         try:
             yield
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+        except (ClientError, Boto3Error) as exc:
+            # boto3's transfer manager wraps the ClientError of a failed part (S3UploadFailedError)
+            cause = exc if isinstance(exc, ClientError) else exc.__context__
+            code = cause.response.get("Error", {}).get("Code", "") if isinstance(cause, ClientError) else ""
             if code in CREDENTIAL_CODES:
                 raise BackupError(
                     f"{action}: the object store refused the credentials ({code}): check "
@@ -106,7 +109,7 @@ class BackupStore:
                 ) from None
             if code == "NoSuchBucket":
                 raise BackupError(f"{action}: bucket BACKUP_S3_BUCKET={self.bucket} does not exist") from None
-            raise BackupError(f"{action} ({where}) failed: {code or exc}") from None
+            raise BackupError(f"{action} ({where}) failed: {exc}") from None
         except EndpointConnectionError:
             raise BackupError(
                 f"{action}: cannot reach BACKUP_S3_ENDPOINT={self.settings.s3_endpoint}"
