@@ -102,8 +102,10 @@ class _Reader:
         return value.strip()
 
     def choice(self, key: str, allowed: tuple[str, ...] | list[str], default: str | None = None) -> str:
-        value = self.text(key, default, required=default is None)
-        if value is not None and value not in allowed:
+        value = self.text(key, default)
+        if value is None:
+            self.fail(key, f"is required but not set (one of: {', '.join(allowed)})")
+        elif value not in allowed:
             self.fail(key, f"{value!r} is not one of: {', '.join(allowed)}")
         return value or ""
 
@@ -145,7 +147,7 @@ class _Reader:
                 self.fail(key, f"is not a valid JSON list ({exc.msg})")
                 return ()
         else:
-            items = [part for part in value.split(",")]
+            items = value.split(",")
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             self.fail(key, "must be a list of strings")
             return ()

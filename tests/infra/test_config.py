@@ -26,7 +26,7 @@ BAD = {
         {"region": "mars1"},
         "solo-trader:region: 'mars1' is not one of: " + ", ".join(REGIONS),
     ),
-    "region missing": ({"region": None}, "solo-trader:region: is required"),
+    "region missing": ({"region": None}, "solo-trader:region: is required but not set (one of: ams3, atl1"),
     "droplet size without a price": (
         {"dropletSize": "s-64vcpu-256gb"},
         "solo-trader:dropletSize: 's-64vcpu-256gb'",
