@@ -21,7 +21,8 @@ review_cli = typer.Typer(
     help="Weekly review and log summaries: facts from the database, a cost-capped model summary.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
+# soft_wrap: paths and messages stay on one line (copyable, greppable) whatever the terminal width
+console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ async def _run(
         with console.status(f"reading facts from {where}"):
             prepared = await prepare(conn, current)
         if dry_run:
-            Console().print(await runs.dry_run(conn, settings, prepared, now), markup=False, highlight=False)
+            typer.echo(await runs.dry_run(conn, settings, prepared, now))  # verbatim: no markup, no wrapping
             return 0
         asking = use_model and settings.api_key
         with console.status(f"asking {settings.model} for a summary" if asking else "writing the report"):
