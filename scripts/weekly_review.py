@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The weekly review as a script: the same code as `trader review weekly`, same options.
 
-    .venv/bin/python scripts/weekly_review.py --week 2026-W47 --dry-run
+.venv/bin/python scripts/weekly_review.py --week 2026-W47 --dry-run
 """
 
 import sys
