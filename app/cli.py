@@ -29,6 +29,12 @@ from app.ops.backup.cli import backup_cli  # noqa: E402
 
 cli.add_typer(backup_cli, name="backup")
 
+from app.service_cli import dev_command, migrate_command, serve_command  # noqa: E402
+
+cli.command("serve")(serve_command)
+cli.command("migrate")(migrate_command)
+cli.command("dev")(dev_command)
+
 
 def main() -> None:
     cli()
