@@ -1,0 +1,181 @@
+"""The monitored stack on loopback, for the dashboard test: the service (uvicorn, as deployed)
+against its own throwaway PostgreSQL cluster and the provider fakes, node-exporter (with the
+backup textfile metrics), postgres_exporter, and a Prometheus running the committed config with
+only the target addresses and intervals changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from app.ops.localpg import PostgresServer
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.polygon import API_KEY as POLYGON_KEY
+from tests.fakes.polygon import FakePolygon
+from tests.fakes.server import serve
+from tests.fakes.tradier import TOKEN as TRADIER_TOKEN
+from tests.fakes.tradier import FakeTradier
+from tests.monitoring.helpers import PROMETHEUS_DIR, REPO, Daemon, free_port, wait_until
+
+API_TOKEN = "monitoring-test-token-0123456789"
+SCRAPE_INTERVAL = "1s"
+SLOW_SCRAPE_INTERVAL = "3s"
+# Jobs the test does not run: Alertmanager has its own test, and the TLS probe needs a public
+# HTTPS endpoint. Every other job of prometheus.yml is scraped as committed.
+JOBS_NOT_RUN = {"alertmanager", "blackbox-tls"}
+
+
+@dataclass
+class Stack:
+    work: Path
+    exit: ExitStack = field(default_factory=ExitStack)
+    ports: dict[str, int] = field(default_factory=dict)
+    polygon: FakePolygon = field(default_factory=FakePolygon)
+    tradier: FakeTradier = field(default_factory=FakeTradier)
+    discord: FakeDiscord = field(default_factory=FakeDiscord)
+    postgres: PostgresServer | None = None
+    daemons: list[Daemon] = field(default_factory=list)
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['trader-app']}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['prometheus']}"
+
+    def start(self) -> Stack:
+        # Its own cluster (not the session one): the traffic ends by stopping it. Default base
+        # dir: the postgres user cannot enter pytest's root-only tmp directories.
+        self.postgres = PostgresServer().start()
+        self.exit.callback(self.postgres.destroy)
+        fakes = {name: self.exit.enter_context(serve(fake.app)) for name, fake in self._fakes().items()}
+        for job in ("trader-app", "node", "postgres", "prometheus"):
+            self.ports[job] = free_port()
+        self._start_app(fakes)
+        self._start_node_exporter()
+        self._start_postgres_exporter()
+        self._start_prometheus()
+        for daemon, ready in zip(self.daemons, self._ready_urls(), strict=True):
+            daemon.wait_http(ready)
+        wait_until(self._all_targets_up, 60, "Prometheus to scrape every target successfully")
+        return self
+
+    def stop(self) -> None:
+        for daemon in reversed(self.daemons):
+            daemon.stop()
+        self.exit.close()
+
+    def _fakes(self) -> dict[str, object]:
+        return {"polygon": self.polygon, "tradier": self.tradier, "discord": self.discord}
+
+    def _ready_urls(self) -> list[str]:
+        return [
+            f"{self.app_url}/api/v1/diag/health",
+            f"http://127.0.0.1:{self.ports['node']}/metrics",
+            f"http://127.0.0.1:{self.ports['postgres']}/metrics",
+            f"{self.prometheus_url}/-/ready",
+        ]
+
+    def _daemon(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
+        daemon = Daemon(name, cmd, self.work, env)
+        self.daemons.append(daemon)
+
+    def _start_app(self, fakes: dict[str, str]) -> None:
+        assert self.postgres is not None
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.postgres.url(),
+            "API_TOKEN": API_TOKEN,
+            "LOG_JSON": "true",
+            "DB_PROBE_INTERVAL_SECONDS": "1",
+            "POLYGON_API_KEY": POLYGON_KEY,
+            "POLYGON_BASE_URL": fakes["polygon"],
+            "TRADIER_ACCESS_TOKEN": TRADIER_TOKEN,
+            "TRADIER_BASE_URL": fakes["tradier"],
+            "TRADIER_ACCOUNT_ID": self.tradier.account_id,
+            "DISCORD_WEBHOOK_URL": self.discord.webhook_url(fakes["discord"]),
+            "TRADING_ENABLED": "true",
+            "MAX_ORDER_QTY": "10",
+            "BREAKER_FAILURE_THRESHOLD": "2",
+            "HTTP_MAX_RETRIES": "0",
+        }
+        uvicorn = REPO / ".venv" / "bin" / "uvicorn"
+        assert uvicorn.exists(), f"{uvicorn} missing: run scripts/bootstrap to build the virtualenv"
+        self._daemon(
+            "trader-app",
+            [str(uvicorn), "app.main:app", "--host", "127.0.0.1", "--port", str(self.ports["trader-app"])],
+            env,
+        )
+
+    def _start_node_exporter(self) -> None:
+        textfiles = self.work / "textfile"
+        textfiles.mkdir()
+        # What `trader backup run` writes after a good run (names per docs/monitoring.md).
+        now = int(time.time())
+        (textfiles / "backup.prom").write_text(
+            f"backup_last_success_timestamp_seconds {now - 3600}\n"
+            "backup_last_run_success 1\n"
+            "backup_last_size_bytes 1048576\n"
+            "backup_last_duration_seconds 12.5\n"
+        )
+        self._daemon(
+            "node-exporter",
+            [
+                "prometheus-node-exporter",
+                f"--web.listen-address=127.0.0.1:{self.ports['node']}",
+                f"--collector.textfile.directory={textfiles}",
+            ],
+        )
+
+    def _start_postgres_exporter(self) -> None:
+        assert self.postgres is not None
+        env = {**os.environ, "DATA_SOURCE_NAME": f"{self.postgres.url('postgres')}?sslmode=disable"}
+        self._daemon(
+            "postgres-exporter",
+            ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{self.ports['postgres']}"],
+            env,
+        )
+
+    def _start_prometheus(self) -> None:
+        config_dir = self.work / "prometheus"
+        shutil.copytree(PROMETHEUS_DIR / "rules", config_dir / "rules")
+        config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+        config["global"].update(scrape_interval=SCRAPE_INTERVAL, scrape_timeout=SCRAPE_INTERVAL)
+        config["global"]["evaluation_interval"] = SCRAPE_INTERVAL
+        del config["alerting"]
+        jobs = [job for job in config["scrape_configs"] if job["job_name"] not in JOBS_NOT_RUN]
+        for job in jobs:
+            job.pop("scrape_interval", None)
+            if job["job_name"] == "postgres":
+                # With PostgreSQL down the exporter needs ~1.5 s to give up; 10 s in production.
+                job.update(scrape_interval=SLOW_SCRAPE_INTERVAL, scrape_timeout=SLOW_SCRAPE_INTERVAL)
+            job["static_configs"] = [{"targets": [f"127.0.0.1:{self.ports[job['job_name']]}"]}]
+        config["scrape_configs"] = jobs
+        (config_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self._daemon(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={config_dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.work / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+        )
+
+    def _all_targets_up(self) -> bool:
+        targets = httpx.get(f"{self.prometheus_url}/api/v1/targets", timeout=5).json()["data"][
+            "activeTargets"
+        ]
+        jobs = {t["labels"]["job"]: t["health"] for t in targets}
+        expected = {"trader-app", "node", "postgres", "prometheus"}
+        return set(jobs) == expected and all(h == "up" for h in jobs.values())
