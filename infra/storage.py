@@ -11,9 +11,11 @@ import pulumi_digitalocean as do
 
 from infra.config import InfraConfig
 
-BACKUP_PREFIX = "backups/"
-LOG_PREFIX = "logs/"
-# Old versions of a replaced object (a re-uploaded "latest", say) are kept this long.
+# The layout `trader backup` writes with its default BACKUP_S3_PREFIX=trader
+# (app/ops/backup/storage.py): dumps under trader/backups/<stamp>/, trader/latest.json beside them.
+BACKUP_PREFIX = "trader/backups/"
+LOG_PREFIX = "trader/logs/"
+# Versions replaced or deleted (by the backup tool's retention, say) stay recoverable this long.
 NONCURRENT_VERSION_DAYS = 30
 ABORT_MULTIPART_DAYS = 7
 
@@ -24,19 +26,26 @@ def s3_endpoint(region: str) -> str:
 
 
 def lifecycle_rules(cfg: InfraConfig) -> list[do.SpacesBucketLifecycleRuleArgs]:
-    return [
+    expiring = [
         do.SpacesBucketLifecycleRuleArgs(
-            id=f"expire-{prefix.rstrip('/')}",
+            id=f"expire-{prefix.strip('/').replace('/', '-')}",
             enabled=True,
             prefix=prefix,
             expiration=do.SpacesBucketLifecycleRuleExpirationArgs(days=days),
-            noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
-                days=NONCURRENT_VERSION_DAYS
-            ),
-            abort_incomplete_multipart_upload_days=ABORT_MULTIPART_DAYS,
         )
         for prefix, days in ((BACKUP_PREFIX, cfg.backup_retention_days), (LOG_PREFIX, cfg.log_retention_days))
     ]
+    # Whole bucket: old versions and abandoned multipart uploads would otherwise be billed forever.
+    housekeeping = do.SpacesBucketLifecycleRuleArgs(
+        id="expire-old-versions",
+        enabled=True,
+        prefix="",
+        noncurrent_version_expiration=do.SpacesBucketLifecycleRuleNoncurrentVersionExpirationArgs(
+            days=NONCURRENT_VERSION_DAYS
+        ),
+        abort_incomplete_multipart_upload_days=ABORT_MULTIPART_DAYS,
+    )
+    return [*expiring, housekeeping]
 
 
 class BackupBucket(pulumi.ComponentResource):

@@ -5,8 +5,10 @@ import ipaddress
 
 import pulumi
 
+from app.ops.backup.settings import BackupSettings
 from infra.cost import PRICES
 from infra.network import MANAGED_POSTGRES_PORT
+from infra.storage import BACKUP_PREFIX
 from tests.infra.harness import (
     BUCKET,
     DNS_RECORD,
@@ -155,13 +157,33 @@ async def test_bucket_expires_old_backups_after_the_configured_days():
     program = await run_program(good_config(backupRetentionDays="120"))
     bucket = program.one(BUCKET)
     rules = {rule.get("prefix"): rule for rule in bucket.inputs.get("lifecycleRules", [])}
-    backups = rules.get("backups/")
-    assert backups is not None, (
-        f"{bucket.name}: no lifecycle rule for the backups/ prefix (rules: {list(rules)})"
-    )
-    assert backups["enabled"] is True, f"{bucket.name}: the backups/ lifecycle rule is disabled"
+    backups = rules.get(BACKUP_PREFIX)
+    assert backups is not None, f"{bucket.name}: no lifecycle rule for {BACKUP_PREFIX} (rules: {list(rules)})"
+    assert backups["enabled"] is True, f"{bucket.name}: the {BACKUP_PREFIX} lifecycle rule is disabled"
     assert backups["expiration"]["days"] == 120, (
         f"{bucket.name}: backups expire after {backups['expiration']}"
+    )
+
+
+@pulumi.runtime.test
+async def test_bucket_lifecycle_matches_the_backup_tools_layout():
+    program = await run_program(good_config())
+    bucket = program.one(BUCKET)
+    # `trader backup` writes <BACKUP_S3_PREFIX>/backups/<stamp>/... (app/ops/backup/storage.py).
+    dump_key = f"{BackupSettings.model_fields['s3_prefix'].default}/backups/20260101T000000Z/dump"
+    prefixes = [rule["prefix"] for rule in bucket.inputs["lifecycleRules"] if rule.get("expiration")]
+    assert any(dump_key.startswith(p) for p in prefixes), (
+        f"{bucket.name}: no expiring rule covers the backup tool's key {dump_key} (prefixes {prefixes})"
+    )
+
+
+@pulumi.runtime.test
+async def test_bucket_expires_old_versions_everywhere():
+    program = await run_program(good_config())
+    bucket = program.one(BUCKET)
+    whole = [r for r in bucket.inputs["lifecycleRules"] if r.get("prefix", "") == "" and r["enabled"]]
+    assert whole and whole[0].get("noncurrentVersionExpiration", {}).get("days"), (
+        f"{bucket.name}: noncurrent versions never expire; a versioned bucket would grow forever"
     )
 
 
