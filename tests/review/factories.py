@@ -48,6 +48,16 @@ async def add_feature(conn: asyncpg.Connection, ts: datetime, symbol: str, horiz
     )
 
 
+async def add_order(conn: asyncpg.Connection, created_at: datetime, coid: str, status: str) -> None:
+    await conn.execute(
+        "insert into orders (client_order_id, created_at, symbol, side, type, duration, qty,"
+        " request_hash, status) values ($1, $2, 'AAPL', 'buy', 'market', 'day', 1, 'h', $3)",
+        coid,
+        created_at,
+        status,
+    )
+
+
 async def seed_week(conn: asyncpg.Connection, period: Period = WEEK) -> None:
     """A week with 5 trades (3 wins, 1 loss, 1 still open), features, rejections, provider trouble
     and alerts, plus rows just outside the week that must not count."""
@@ -89,3 +99,6 @@ async def seed_week(conn: asyncpg.Connection, period: Period = WEEK) -> None:
         conn, at(period, 3), "info", "alerts", "alert", alert="ProviderErrors", outcome="deduplicated"
     )
     await add_log(conn, at(period, 8), "error", "providers", "outside", provider="polygon", status="500")
+    for n, status in enumerate(["placed", "placed", "rejected", "unknown"]):
+        await add_order(conn, at(period, 2, n), f"o{n}", status)
+    await add_order(conn, at(period, 9), "late", "rejected")

@@ -29,6 +29,9 @@ async def test_weekly_facts_read_the_log_conventions(conn: asyncpg.Connection) -
     assert f.providers == [("polygon", 4, 2, 2), ("tradier", 1, 0, 0)], (
         f"provider rows (calls, failures = 5xx/timeout, 429s), the 500 after the week excluded: {f.providers}"
     )
+    assert f.orders == [("placed", 2), ("rejected", 1), ("unknown", 1)], (
+        f"orders by status in the week: {f.orders}"
+    )
     assert f.alerts == [("ProviderErrors", "deduplicated", 1), ("ProviderErrors", "sent", 1)], f.alerts
     assert ("providers", 2, 2) in f.problems and ("orders", 0, 4) in f.problems, (
         f"errors/warnings: {f.problems}"

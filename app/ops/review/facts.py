@@ -1,8 +1,9 @@
 """The deterministic part of a review: numbers computed in SQL from trades, features and logs.
 
-The model only ever sees (and summarizes) these facts; the report prints them verbatim. Which
-`logs` rows count as a guardrail rejection, a provider failure or an alert is a convention with
-the service, written down in docs/review.md ("What the review reads").
+The model only ever sees (and summarizes) these facts; the report prints them verbatim. Broker
+outcomes come from the `orders` table (app/trading/orders.py). Which `logs` rows count as a
+guardrail rejection, a provider failure or an alert is a convention with the service, written
+down in docs/review.md ("What the review reads").
 """
 
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class WeeklyFacts:
     features: int
     features_by_horizon: list[tuple[str, int, int]]  # horizon, rows, symbols
     rejections: list[tuple[str, int]]  # rule, count
+    orders: list[tuple[str, int]]  # status in the orders table (placed, rejected, unknown, pending), count
     providers: list[tuple[str, int, int, int]]  # provider, logged calls, failures, rate-limited
     alerts: list[tuple[str, str, int]]  # alert, outcome, count
     problems: list[tuple[str, int, int]]  # source, errors, warnings
@@ -101,6 +103,11 @@ async def weekly_facts(conn: asyncpg.Connection, period: Period) -> WeeklyFacts:
         " group by 1 order by n desc, rule",
         *window,
     )
+    orders = await conn.fetch(
+        "select status, count(*) as n from orders where created_at >= $1 and created_at < $2"
+        " group by status order by status",
+        *window,
+    )
     providers = await conn.fetch(
         f"select payload->>'provider' as provider, count(*) as n,"
         f" count(*) filter (where {PROVIDER_FAILURE}) as failures,"
@@ -136,6 +143,7 @@ async def weekly_facts(conn: asyncpg.Connection, period: Period) -> WeeklyFacts:
         features=sum(r["n"] for r in features),
         features_by_horizon=[(r["horizon"], r["n"], r["symbols"]) for r in features],
         rejections=[(r["rule"], r["n"]) for r in rejections],
+        orders=[(r["status"], r["n"]) for r in orders],
         providers=[(r["provider"], r["n"], r["failures"], r["limited"]) for r in providers],
         alerts=[(r["alert"], r["outcome"], r["n"]) for r in alerts],
         problems=[(r["source"], r["errors"], r["warnings"]) for r in problems],

@@ -72,6 +72,13 @@ def weekly_facts_md(f: WeeklyFacts) -> str:
         table(("horizon", "rows", "symbols"), f.features_by_horizon, "no features stored this week"),
         "### Guardrail rejections",
         table(("rule", "orders rejected"), f.rejections, "none"),
+        "### Orders sent to the broker",
+        table(("status", "orders"), f.orders, "none")
+        + (
+            "\n\n`unknown`: sent, outcome not yet reconciled with the broker."
+            if any(s == "unknown" for s, _ in f.orders)
+            else ""
+        ),
         "### Providers",
         table(
             ("provider", "logged calls", "failures", "rate-limited (429)"),
