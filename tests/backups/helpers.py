@@ -59,6 +59,8 @@ async def write_through_service(pg_url: str, trades: int = 40, features: int = 3
             ("/api/v1/features", feature, features),
             ("/api/v1/logs", log_record, logs),
         ):
+            if n == 0:
+                continue
             body = [factory(symbol="MSFT") if path != "/api/v1/logs" else factory() for _ in range(n)]
             response = await svc.client.post(path, json=body)
             assert response.status_code in (200, 201), f"POST {path}: {response.status_code} {response.text}"
