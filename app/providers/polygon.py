@@ -43,6 +43,7 @@ class Quote:
     change_pct: float | None
     day_volume: float | None
     as_of: datetime
+    source: str  # snapshot | grouped_daily | previous_close
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class PolygonClient:
                     change_pct=t.get("todaysChangePerc", _pct(float(price), prev.get("c"))),
                     day_volume=day.get("v"),
                     as_of=datetime.fromtimestamp(updated / 1e9, tz=UTC) if updated else datetime.now(UTC),
+                    source="snapshot",
                 )
             )
         return quotes
@@ -200,16 +202,18 @@ class PolygonClient:
         latest, before = [*sessions, {}, {}][:2]
         quotes, missing, used_prev = [], [], False
         for symbol in symbols:
-            bar = latest.get(symbol)
+            bar, source = latest.get(symbol), "grouped_daily"
             if bar is None:
-                bar, used_prev = await self.previous_close(symbol), True
+                bar, source, used_prev = await self.previous_close(symbol), "previous_close", True
             if bar is None:
                 missing.append(symbol)
                 continue
             prior = before.get(symbol)
             prev_close = prior.close if prior and prior.start < bar.start else None
             quotes.append(
-                Quote(symbol, bar.close, prev_close, _pct(bar.close, prev_close), bar.volume, bar.start)
+                Quote(
+                    symbol, bar.close, prev_close, _pct(bar.close, prev_close), bar.volume, bar.start, source
+                )
             )
         return Quotes(
             "grouped_daily+previous_close" if used_prev else "grouped_daily",

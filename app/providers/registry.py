@@ -4,6 +4,7 @@ A provider whose credential is not set is None; endpoints that need it answer 50
 variable. The Discord notifier always exists (without DISCORD_WEBHOOK_URL it only logs).
 """
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -88,6 +89,8 @@ async def open_providers(settings: Settings, pool: asyncpg.Pool | None, metrics:
     """`pool` is accepted for providers that keep state in the database (orders do, through
     app/trading/orders.py, which the routes build per request)."""
     del pool
+    # httpx logs every request URL at INFO; a Discord webhook URL is itself a credential
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     notifier = open_notifier(settings, metrics)
     alarm = ProviderAlarm(
         notifier, settings.alert_provider_error_ratio, settings.alert_rate_limited_per_minute

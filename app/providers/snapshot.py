@@ -57,7 +57,7 @@ async def build(polygon: PolygonClient, symbols: list[str], horizon: Horizon) ->
         payloads.append(
             {
                 "symbol": quote.symbol,
-                "source": f"{quotes.source}+aggregates",
+                "source": f"{quote.source}+aggregates",
                 "note": quotes.note,
                 "as_of": quote.as_of.isoformat(),
                 "price": quote.price,

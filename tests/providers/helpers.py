@@ -3,14 +3,13 @@
 from app.core.config import Settings, load_settings
 from app.metrics import Metrics
 from app.providers.http import HttpPolicy, ProviderHTTP
-
-API_TOKEN = "test-api-token-0123456789"
+from tests.api.factories import TOKEN
 
 
 def fast_settings(**overrides: object) -> Settings:
     """Settings whose retries and waits take milliseconds, so error paths stay fast."""
     base: dict[str, object] = {
-        "api_token": API_TOKEN,
+        "api_token": TOKEN,
         "http_timeout_seconds": 2.0,
         "http_max_retries": 2,
         "http_backoff_seconds": 0.01,

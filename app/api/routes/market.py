@@ -22,6 +22,7 @@ class QuoteOut(BaseModel):
     change_pct: float | None = Field(examples=[0.676])
     day_volume: float | None = Field(examples=[61234567])
     as_of: datetime = Field(description="time of the data, UTC")
+    source: str = Field(description="snapshot, grouped_daily or previous_close", examples=["grouped_daily"])
 
 
 class Overview(BaseModel):
