@@ -38,7 +38,9 @@ async def test_dry_run_prints_prompt_and_estimate_and_sends_nothing(
         result.output
     )
     assert "----- estimate -----" in result.output and "at most $" in result.output, result.output
-    assert "REVIEW_RUN_CAP_USD=$0.05" in result.output and "within both caps" in result.output, result.output
+    assert "REVIEW_RUN_CAP_USD=$0.05" in result.output and "is within both caps" in result.output, (
+        result.output
+    )
     assert fake.requests == [], "a dry run must not call the model"
     assert reports(tmp_path) == [], "a dry run must not write a report"
 

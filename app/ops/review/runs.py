@@ -63,7 +63,7 @@ async def dry_run(
     except UnknownModelPrice as exc:
         return f"{shown}\n\n----- estimate -----\n{exc}"
     spent = await month_spent(conn, now)
-    verdict = "within both caps"
+    verdict = "is within both caps"
     if est.worst_case_usd > settings.run_cap_usd:
         verdict = f"would be REFUSED: above REVIEW_RUN_CAP_USD=${settings.run_cap_usd}"
     elif spent + est.worst_case_usd > settings.monthly_cap_usd:
