@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import yaml
 
 from app.ops.localpg import free_port
 
@@ -31,7 +32,9 @@ PACKAGES = {
     "amtool": "prometheus-alertmanager",
     "prometheus-node-exporter": "prometheus-node-exporter",
     "prometheus-postgres-exporter": "prometheus-postgres-exporter",
+    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
 }
+SCRAPE_INTERVAL = "1s"
 
 
 def require_binary(name: str) -> str:
@@ -138,3 +141,52 @@ class DiscordReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def prometheus_config(work: Path, addresses: dict[str, str], slow_jobs: tuple[str, ...] = ()) -> Path:
+    """The committed prometheus.yml and rules, rewritten for a test: only the jobs in `addresses`,
+    each scraping its address there (for a probe job: the exporter it relabels to), 1 s intervals
+    (3 s for `slow_jobs`) and no Alertmanager. Jobs, relabelling and rules stay as committed."""
+    config_dir = work / "prometheus"
+    shutil.copytree(PROMETHEUS_DIR / "rules", config_dir / "rules")
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config["global"].update(
+        scrape_interval=SCRAPE_INTERVAL, scrape_timeout=SCRAPE_INTERVAL, evaluation_interval=SCRAPE_INTERVAL
+    )
+    del config["alerting"]
+    jobs = [job for job in config["scrape_configs"] if job["job_name"] in addresses]
+    for job in jobs:
+        address = addresses[job["job_name"]]
+        job.pop("scrape_interval", None)
+        if job["job_name"] in slow_jobs:
+            job.update(scrape_interval="3s", scrape_timeout="3s")
+        if "static_configs" in job:
+            job["static_configs"] = [{"targets": [address]}]
+        for relabel in job.get("relabel_configs", []):
+            if relabel.get("target_label") == "__address__":
+                relabel["replacement"] = address
+    config["scrape_configs"] = jobs
+    path = config_dir / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_prometheus(work: Path, config: Path, port: int) -> Daemon:
+    return Daemon(
+        "prometheus",
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={work / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1h",
+        ],
+        work,
+    )
+
+
+def prometheus_query(url: str, query: str) -> list[dict]:
+    """Instant query; fails on a PromQL error rather than returning nothing."""
+    body = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=10).json()
+    assert body.get("status") == "success", f"Prometheus refused {query!r}: {body}"
+    return body["data"]["result"]

@@ -7,14 +7,12 @@ only the target addresses and intervals changed.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import yaml
 
 from app.ops.localpg import PostgresServer
 from tests.fakes.discord import FakeDiscord
@@ -23,14 +21,18 @@ from tests.fakes.polygon import FakePolygon
 from tests.fakes.server import serve
 from tests.fakes.tradier import TOKEN as TRADIER_TOKEN
 from tests.fakes.tradier import FakeTradier
-from tests.monitoring.helpers import PROMETHEUS_DIR, REPO, Daemon, free_port, wait_until
+from tests.monitoring.helpers import (
+    REPO,
+    Daemon,
+    free_port,
+    prometheus_config,
+    start_prometheus,
+    wait_until,
+)
 
 API_TOKEN = "monitoring-test-token-0123456789"
-SCRAPE_INTERVAL = "1s"
-SLOW_SCRAPE_INTERVAL = "3s"
-# Jobs the test does not run: Alertmanager has its own test, and the TLS probe needs a public
-# HTTPS endpoint. Every other job of prometheus.yml is scraped as committed.
-JOBS_NOT_RUN = {"alertmanager", "blackbox-tls"}
+# The jobs of prometheus.yml this stack runs; Alertmanager and the TLS probe have their own tests.
+JOBS_RUN = ("trader-app", "node", "postgres", "prometheus")
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Stack:
         self.postgres = PostgresServer().start()
         self.exit.callback(self.postgres.destroy)
         fakes = {name: self.exit.enter_context(serve(fake.app)) for name, fake in self._fakes().items()}
-        for job in ("trader-app", "node", "postgres", "prometheus"):
+        for job in JOBS_RUN:
             self.ports[job] = free_port()
         self._start_app(fakes)
         self._start_node_exporter()
@@ -146,36 +148,14 @@ class Stack:
         )
 
     def _start_prometheus(self) -> None:
-        config_dir = self.work / "prometheus"
-        shutil.copytree(PROMETHEUS_DIR / "rules", config_dir / "rules")
-        config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-        config["global"].update(scrape_interval=SCRAPE_INTERVAL, scrape_timeout=SCRAPE_INTERVAL)
-        config["global"]["evaluation_interval"] = SCRAPE_INTERVAL
-        del config["alerting"]
-        jobs = [job for job in config["scrape_configs"] if job["job_name"] not in JOBS_NOT_RUN]
-        for job in jobs:
-            job.pop("scrape_interval", None)
-            if job["job_name"] == "postgres":
-                # With PostgreSQL down the exporter needs ~1.5 s to give up; 10 s in production.
-                job.update(scrape_interval=SLOW_SCRAPE_INTERVAL, scrape_timeout=SLOW_SCRAPE_INTERVAL)
-            job["static_configs"] = [{"targets": [f"127.0.0.1:{self.ports[job['job_name']]}"]}]
-        config["scrape_configs"] = jobs
-        (config_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self._daemon(
-            "prometheus",
-            [
-                "prometheus",
-                f"--config.file={config_dir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.work / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}",
-                "--storage.tsdb.retention.time=1h",
-            ],
-        )
+        addresses = {job: f"127.0.0.1:{self.ports[job]}" for job in JOBS_RUN}
+        # With PostgreSQL down the exporter needs ~1.5 s to give up (10 s timeout in production).
+        config = prometheus_config(self.work, addresses, slow_jobs=("postgres",))
+        self.daemons.append(start_prometheus(self.work, config, self.ports["prometheus"]))
 
     def _all_targets_up(self) -> bool:
         targets = httpx.get(f"{self.prometheus_url}/api/v1/targets", timeout=5).json()["data"][
             "activeTargets"
         ]
         jobs = {t["labels"]["job"]: t["health"] for t in targets}
-        expected = {"trader-app", "node", "postgres", "prometheus"}
-        return set(jobs) == expected and all(h == "up" for h in jobs.values())
+        return set(jobs) == set(JOBS_RUN) and all(h == "up" for h in jobs.values())

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.monitoring.helpers import wait_until
+from tests.monitoring.helpers import prometheus_query, wait_until
 from tests.monitoring.stack import API_TOKEN, Stack
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -58,13 +58,11 @@ def database_outage(stack: Stack, client: httpx.Client) -> None:
     for _ in range(5):
         _expect(client.get("/api/v1/diag/health"), 503, "health with the database stopped")
     wait_until(
-        lambda: _instant(stack, "trader_db_up == 0") and _instant(stack, "pg_up == 0"),
+        lambda: (
+            prometheus_query(stack.prometheus_url, "trader_db_up == 0")
+            and prometheus_query(stack.prometheus_url, "pg_up == 0")
+        ),
         30,
         "Prometheus to see the database down (trader_db_up and pg_up at 0)",
     )
     time.sleep(2)  # a couple more scrapes so rates over the outage have two samples
-
-
-def _instant(stack: Stack, query: str) -> list:
-    response = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": query}, timeout=5)
-    return response.json()["data"]["result"]
