@@ -27,7 +27,8 @@ from app.trading.orders import OrderConflict, OrderDesk, OrderNotSettled
 
 router = APIRouter(prefix="/assistant", tags=["assistant"])
 
-TickerSymbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,12}$", examples=["SPY"])]
+# starts with a letter or digit: never "." or ".." inside a provider URL path
+TickerSymbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}$", examples=["SPY"])]
 
 
 class SnapshotArgs(BaseModel):

@@ -12,7 +12,8 @@ from app.providers.http import ProviderError
 
 router = APIRouter(prefix="/market", tags=["market"])
 
-SYMBOLS_PATTERN = r"^[A-Za-z0-9.\-]{1,12}(,[A-Za-z0-9.\-]{1,12}){0,24}$"
+# a symbol starts with a letter or digit, so none can be "." or ".." inside a provider URL path
+SYMBOLS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}(,[A-Za-z0-9][A-Za-z0-9.\-]{0,11}){0,24}$"
 
 
 class QuoteOut(BaseModel):
