@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+
+from app.api.schemas_tables import Level
 
 review_cli = typer.Typer(
     help="Weekly review and log summaries: facts from the database, a cost-capped model summary.",
@@ -47,14 +48,6 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Print the prompt and its estimated cost; call nothing")
 ]
 NoModel = Annotated[bool, typer.Option("--no-model", help="Write the facts-only report")]
-
-
-class Level(StrEnum):
-    debug = "debug"
-    info = "info"
-    warning = "warning"
-    error = "error"
-    critical = "critical"
 
 
 @review_cli.command()

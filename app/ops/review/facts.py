@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from app.api.schemas_tables import Level
 from app.ops.review.periods import Period
 
 TOP_N = 3
@@ -73,7 +74,7 @@ class LogFacts:
     total_rows: int
 
 
-LEVELS = ("debug", "info", "warning", "error", "critical")
+LEVELS = tuple(level.value for level in Level)  # declared from least to most severe
 
 
 async def weekly_facts(conn: asyncpg.Connection, period: Period) -> WeeklyFacts:
