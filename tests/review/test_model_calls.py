@@ -82,6 +82,15 @@ async def test_responses_api_is_a_setting(
     assert step.summary == "NVDA carried the week; polygon was rate-limited twice.", step
 
 
+async def test_proxies_wanting_max_tokens_get_it(
+    conn: asyncpg.Connection, settings_for, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake.script(ok(GOOD))
+    await review(conn, settings_for(chat_cap_param="max_tokens"), tmp_path)
+    body = fake.requests[0].body
+    assert body.get("max_tokens") == 800 and "max_completion_tokens" not in body, body
+
+
 async def test_429_is_retried_once_after_retry_after(
     conn: asyncpg.Connection, settings_for, fake: FakeOpenAI, tmp_path: Path
 ) -> None:

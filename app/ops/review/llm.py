@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.ops.review.settings import ModelApi, ReviewSettings
+from app.ops.review.settings import ChatCapParam, ModelApi, ReviewSettings
 from app.providers.http import parse_retry_after
 
 if TYPE_CHECKING:
@@ -120,23 +120,25 @@ class ModelClient:
         )
 
     async def _chat(self, system: str, user: str, max_output_tokens: int) -> Completion:
-        cap = {self.settings.chat_cap_param.value: max_output_tokens}
+        new_field = self.settings.chat_cap_param is ChatCapParam.max_completion_tokens
+        omit = self._openai.omit
         reply = await self.client.chat.completions.create(
             model=self.settings.model,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-            **cap,  # type: ignore[arg-type]
+            max_completion_tokens=max_output_tokens if new_field else omit,
+            max_tokens=omit if new_field else max_output_tokens,
         )
         if not reply.choices:
             raise CallFailed("malformed", "the answer has no choices", retryable=True, maybe_billed=True)
         choice = reply.choices[0]
-        usage = reply.usage and Usage(reply.usage.prompt_tokens, reply.usage.completion_tokens)
+        usage = Usage(reply.usage.prompt_tokens, reply.usage.completion_tokens) if reply.usage else None
         return Completion(choice.message.content or "", usage, choice.finish_reason == "length", reply.model)
 
     async def _responses(self, system: str, user: str, max_output_tokens: int) -> Completion:
         reply = await self.client.responses.create(
             model=self.settings.model, instructions=system, input=user, max_output_tokens=max_output_tokens
         )
-        usage = reply.usage and Usage(reply.usage.input_tokens, reply.usage.output_tokens)
+        usage = Usage(reply.usage.input_tokens, reply.usage.output_tokens) if reply.usage else None
         details = reply.incomplete_details
         cut = reply.status == "incomplete" and details is not None and details.reason == "max_output_tokens"
         return Completion(reply.output_text, usage, cut, reply.model)

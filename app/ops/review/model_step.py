@@ -182,12 +182,12 @@ class _Call:
         basis: str,
         detail: str,
     ) -> None:
-        tokens = (usage.input_tokens, usage.output_tokens) if usage else (None, None)
+        in_tokens, out_tokens = (usage.input_tokens, usage.output_tokens) if usage else (None, None)
         self.budget.spent_usd += cost
         self.step.run_spent_usd = self.budget.spent_usd
         if self.step.month_spent_usd is not None:
             self.step.month_spent_usd += cost
-        self.step.attempts.append(AttemptRecord(number, outcome, *tokens, cost, basis, detail))
+        self.step.attempts.append(AttemptRecord(number, outcome, in_tokens, out_tokens, cost, basis, detail))
         await record(
             self.conn,
             level,
@@ -200,7 +200,7 @@ class _Call:
                 "model": self.settings.model,
                 "api": self.settings.api.value,
                 "base_url": self.settings.base_url,
-                "usage": None if usage is None else {"input_tokens": tokens[0], "output_tokens": tokens[1]},
+                "usage": None if usage is None else {"input_tokens": in_tokens, "output_tokens": out_tokens},
                 "cost_usd": cost,
                 "cost_basis": basis,
                 "estimate_usd": self.est.worst_case_usd,

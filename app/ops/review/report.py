@@ -1,5 +1,6 @@
 """Markdown for the facts (shared by the prompt and the report) and for the whole report."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,7 @@ def money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-def table(header: tuple[str, ...], rows: list[tuple[object, ...]], empty: str) -> str:
+def table(header: tuple[str, ...], rows: Sequence[tuple[object, ...]], empty: str) -> str:
     if not rows:
         return f"_{empty}_"
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
