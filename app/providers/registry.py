@@ -43,16 +43,22 @@ class Providers:
                 await client.aclose()
 
 
+def _bearer_http(
+    provider: str, base_url: str, rate: float, token: str, settings: Settings, metrics: Metrics
+) -> ProviderHTTP:
+    # a header rather than a query parameter (Polygon's ?apiKey=) keeps credentials out of URLs and logs
+    headers = {**JSON, "Authorization": f"Bearer {token}"}
+    return ProviderHTTP(
+        provider, base_url, HttpPolicy.from_settings(settings, rate), metrics, headers=headers
+    )
+
+
 def open_polygon(settings: Settings, metrics: Metrics) -> PolygonClient | None:
     if settings.polygon_api_key is None:
         return None
-    http = ProviderHTTP(
-        "polygon",
-        settings.polygon_base_url,
-        HttpPolicy.from_settings(settings, settings.polygon_api_rate),
-        metrics,
-        # a header rather than ?apiKey= keeps the key out of URLs and logs
-        headers={**JSON, "Authorization": f"Bearer {settings.polygon_api_key.get_secret_value()}"},
+    key = settings.polygon_api_key.get_secret_value()
+    http = _bearer_http(
+        "polygon", settings.polygon_base_url, settings.polygon_api_rate, key, settings, metrics
     )
     return PolygonClient(http, settings.polygon_cache_seconds, settings.polygon_plan_recheck_seconds)
 
@@ -60,13 +66,8 @@ def open_polygon(settings: Settings, metrics: Metrics) -> PolygonClient | None:
 def open_tradier(settings: Settings, metrics: Metrics) -> TradierClient | None:
     if settings.tradier_access_token is None:
         return None
-    http = ProviderHTTP(
-        "tradier",
-        settings.tradier_url,
-        HttpPolicy.from_settings(settings, settings.tradier_api_rate),
-        metrics,
-        headers={**JSON, "Authorization": f"Bearer {settings.tradier_access_token.get_secret_value()}"},
-    )
+    token = settings.tradier_access_token.get_secret_value()
+    http = _bearer_http("tradier", settings.tradier_url, settings.tradier_api_rate, token, settings, metrics)
     http.response_hooks.append(rate_limit_listener(http.limiter))
     return TradierClient(http, settings.tradier_account_id)
 

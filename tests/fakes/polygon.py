@@ -76,6 +76,16 @@ class FakePolygon:
             **fields,
         }
 
+    def _aggregates(self, symbol: str, results: list[dict]) -> dict:
+        return self._envelope(
+            ticker=symbol,
+            queryCount=len(results),
+            resultsCount=len(results),
+            adjusted=True,
+            results=results,
+            count=len(results),
+        )
+
     def _build(self) -> FastAPI:
         app = FastAPI()
 
@@ -104,14 +114,7 @@ class FakePolygon:
             days = sessions(start, end)
             page = days[cursor : cursor + self.page_size]
             results = [bar(symbol, d) for d in page] if symbol in UNIVERSE else []
-            body = self._envelope(
-                ticker=symbol,
-                queryCount=len(results),
-                resultsCount=len(results),
-                adjusted=True,
-                results=results,
-                count=len(results),
-            )
+            body = self._aggregates(symbol, results)
             if cursor + self.page_size < len(days) and results:
                 base = str(request.base_url).rstrip("/")
                 body["next_url"] = f"{base}{request.url.path}?cursor={cursor + self.page_size}"
@@ -121,14 +124,7 @@ class FakePolygon:
         async def previous_close(symbol: str) -> dict:
             day = sessions(ny_today() - timedelta(days=7), ny_today() - timedelta(days=1))[-1]
             results = [bar(symbol, day, with_ticker=True)] if symbol in UNIVERSE else []
-            return self._envelope(
-                ticker=symbol,
-                queryCount=len(results),
-                resultsCount=len(results),
-                adjusted=True,
-                results=results,
-                count=len(results),
-            )
+            return self._aggregates(symbol, results)
 
         @app.get("/v2/aggs/grouped/locale/us/market/stocks/{day}")
         async def grouped(day: date) -> dict:

@@ -3,6 +3,7 @@
 from app.core.config import Settings, load_settings
 from app.metrics import Metrics
 from app.providers.http import HttpPolicy, ProviderHTTP
+from app.providers.tradier import TradierClient, rate_limit_listener
 from tests.api.factories import TOKEN
 
 
@@ -44,6 +45,21 @@ def http_for(base_url: str, metrics: Metrics, provider: str = "polygon", **polic
     return ProviderHTTP(
         provider, base_url, fast_policy(**policy), metrics, headers={"Authorization": f"Bearer {API_KEY}"}
     )
+
+
+def tradier_for(base_url: str, metrics: Metrics, **policy: object) -> TradierClient:
+    """A Tradier client for the fake, headers and rate-limit hook as the registry sets them."""
+    from tests.fakes.tradier import TOKEN as TRADIER_TOKEN
+
+    http = ProviderHTTP(
+        "tradier",
+        base_url,
+        fast_policy(**policy),
+        metrics,
+        headers={"Accept": "application/json", "Authorization": f"Bearer {TRADIER_TOKEN}"},
+    )
+    http.response_hooks.append(rate_limit_listener(http.limiter))
+    return TradierClient(http, "VA000001")
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -6,24 +6,15 @@ from decimal import Decimal
 import pytest
 
 from app.metrics import Metrics
-from app.providers.http import ProviderHTTP
 from app.providers.tradier import OrderTicket, TradierClient
 from app.trading.guardrails import GuardrailRejected, enforce
-from tests.fakes.tradier import TOKEN
-from tests.providers.helpers import fast_policy, fast_settings
+from tests.providers.helpers import fast_settings, tradier_for
 
 
 @pytest.fixture
 async def tradier(tradier_fake, metrics: Metrics):
     _, url = tradier_fake
-    http = ProviderHTTP(
-        "tradier",
-        url,
-        fast_policy(),
-        metrics,
-        headers={"Accept": "application/json", "Authorization": f"Bearer {TOKEN}"},
-    )
-    client = TradierClient(http, "VA000001")
+    client = tradier_for(url, metrics)
     yield client
     await client.aclose()
 

@@ -9,26 +9,17 @@ import pytest
 
 from app.db import repo_orders
 from app.metrics import Metrics
-from app.providers.http import ProviderHTTP
-from app.providers.tradier import OrderTicket, TradierClient
+from app.providers.tradier import OrderTicket
 from app.trading.orders import OrderConflict, OrderDesk, OrderNotSettled
 from tests.fakes.faults import Fault
-from tests.fakes.tradier import TOKEN
-from tests.providers.helpers import fast_policy, sample
+from tests.providers.helpers import sample, tradier_for
 
 BUY = OrderTicket("SPY", "buy", Decimal(3), "limit", price=Decimal("490.50"))
 ORDERS = "/v1/accounts/VA000001/orders"
 
 
 def desk(pool: asyncpg.Pool, url: str, metrics: Metrics, **policy: object) -> OrderDesk:
-    http = ProviderHTTP(
-        "tradier",
-        url,
-        fast_policy(**policy),
-        metrics,
-        headers={"Accept": "application/json", "Authorization": f"Bearer {TOKEN}"},
-    )
-    return OrderDesk(pool, TradierClient(http, "VA000001"), metrics)
+    return OrderDesk(pool, tradier_for(url, metrics, **policy), metrics)
 
 
 async def stored(pool: asyncpg.Pool, coid: str) -> asyncpg.Record:

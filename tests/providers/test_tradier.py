@@ -7,25 +7,16 @@ from decimal import Decimal
 import pytest
 
 from app.metrics import Metrics
-from app.providers.http import ProviderError, ProviderHTTP
-from app.providers.tradier import OrderTicket, TradierClient, TradierRejected, rate_limit_listener
+from app.providers.http import ProviderError
+from app.providers.tradier import OrderTicket, TradierClient, TradierRejected
 from tests.fakes.faults import Fault
-from tests.fakes.tradier import TOKEN
-from tests.providers.helpers import fast_policy
+from tests.providers.helpers import tradier_for
 
 BUY_SPY = OrderTicket("SPY", "buy", Decimal(2), "market")
 
 
 def client(url: str, metrics: Metrics, **policy: object) -> TradierClient:
-    http = ProviderHTTP(
-        "tradier",
-        url,
-        fast_policy(**policy),
-        metrics,
-        headers={"Accept": "application/json", "Authorization": f"Bearer {TOKEN}"},
-    )
-    http.response_hooks.append(rate_limit_listener(http.limiter))
-    return TradierClient(http, "VA000001")
+    return tradier_for(url, metrics, **policy)
 
 
 async def test_preview_does_not_place(tradier_fake, metrics: Metrics) -> None:
