@@ -1,6 +1,7 @@
 """The model step against the local OpenAI-compatible server, through the real SDK and Postgres:
 what each failure does to the report, the retry, and the `logs` rows that track spend."""
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -234,6 +235,27 @@ async def test_monthly_cap_stops_calls_after_several_runs(
         "select sum((payload->>'cost_usd')::numeric) from logs where source = $1", LOG_SOURCE
     )
     assert spent == Decimal("0.012"), f"three runs of 400 output tokens at $10/1M: {spent}"
+
+
+async def test_two_runs_at_once_cannot_both_take_the_last_of_the_month(
+    conn: asyncpg.Connection, db_url: str, settings_for, fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Same arithmetic as above: worst case $0.008, billed $0.004; $0.010 fits one run, not two.
+    fake.default = Reply(text=GOOD, output_tokens=400, delay_seconds=0.3)
+    settings = settings_for(
+        price_input_per_mtok=0, price_output_per_mtok=10, monthly_cap_usd=Decimal("0.010")
+    )
+    other = await asyncpg.connect(db_url)
+    try:
+        results = await asyncio.gather(
+            review(conn, settings, tmp_path / "a"), review(other, settings, tmp_path / "b")
+        )
+    finally:
+        await other.close()
+    assert sorted(step.summary is not None for step, _, _ in results) == [False, True], (
+        "the second run must see the first one's spend"
+    )
+    assert len(fake.requests) == 1, f"only one call may be made: {len(fake.requests)}"
 
 
 async def test_a_refused_key_is_not_retried_and_names_the_variable(

@@ -8,6 +8,8 @@ roughly fourfold; for a cap that errs the right way.
 """
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,6 +25,7 @@ MESSAGE_OVERHEAD_TOKENS = 4
 REPLY_PRIMING_TOKENS = 3
 TYPICAL_BYTES_PER_TOKEN = 4
 MTOK = Decimal(1_000_000)
+SPEND_LOCK_ID = 7_305_009  # advisory lock key (app/db/migrate.py uses 7_305_001)
 
 
 class BudgetRefused(RuntimeError):
@@ -79,6 +82,17 @@ class RunBudget:
 def month_start(now: datetime) -> datetime:
     now = now.astimezone(UTC)
     return datetime(now.year, now.month, 1, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def spending(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """One review spends at a time: two runs started together (cron and a person) must not both
+    fit their worst case into the same remaining monthly budget."""
+    await conn.execute("select pg_advisory_lock($1)", SPEND_LOCK_ID)
+    try:
+        yield
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", SPEND_LOCK_ID)
 
 
 async def month_spent(conn: asyncpg.Connection, now: datetime) -> Decimal:

@@ -12,7 +12,16 @@ from decimal import Decimal
 import asyncpg
 
 from app.ops.review.budget import TYPICAL_BYTES_PER_TOKEN as BYTES_PER_TOKEN
-from app.ops.review.budget import BudgetRefused, Estimate, RunBudget, check_month, cost_usd, estimate, record
+from app.ops.review.budget import (
+    BudgetRefused,
+    Estimate,
+    RunBudget,
+    check_month,
+    cost_usd,
+    estimate,
+    record,
+    spending,
+)
 from app.ops.review.llm import CallFailed, Completion, ModelClient, Usage
 from app.ops.review.prices import UnknownModelPrice, price_for
 from app.ops.review.prompt import parse_reply
@@ -73,37 +82,12 @@ async def run_model(
     except UnknownModelPrice as exc:
         return ModelStep(reason=str(exc), failed=True)
     step = ModelStep(estimate=est)
-    call = _Call(conn, settings, review, est, step)
     client = ModelClient(settings)
     try:
-        for number in range(1, settings.max_retries + 2):
-            try:
-                await call.check_budgets(now)
-                completion = await client.complete(
-                    msgs[0]["content"], msgs[1]["content"], est.output_tokens_max
-                )
-            except BudgetRefused as exc:
-                await call.refused(number, str(exc))
-                return step
-            except CallFailed as exc:
-                await call.failed(number, exc)
-                wait = exc.retry_after if exc.retry_after is not None else settings.retry_delay_seconds
-                if not exc.retryable or number > settings.max_retries:
-                    break
-                if wait > settings.retry_after_max_seconds:
-                    step.notes.append(
-                        f"the endpoint asked to wait {wait:g} s, longer than "
-                        f"REVIEW_RETRY_AFTER_MAX_SECONDS={settings.retry_after_max_seconds:g}: not retried"
-                    )
-                    break
-                await sleep(wait)
-            else:
-                await call.succeeded(number, completion, current)
-                return step
+        async with spending(conn):
+            await _Call(conn, settings, review, est, step).attempts(client, msgs, current, now, sleep)
     finally:
         await client.aclose()
-    tried = "; ".join(f"attempt {a.number}: {a.detail}" for a in step.attempts)
-    step.reason, step.failed = f"the model call failed ({tried})", True
     return step
 
 
@@ -120,6 +104,41 @@ class _Call:
 
     def __post_init__(self) -> None:
         self.budget = RunBudget(self.settings.run_cap_usd)
+
+    async def attempts(
+        self,
+        client: ModelClient,
+        msgs: list[dict[str, str]],
+        current: dict[str, str],
+        now: datetime,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        """The first try and at most REVIEW_MAX_RETRIES more, each checked against both caps."""
+        settings, step = self.settings, self.step
+        for number in range(1, settings.max_retries + 2):
+            try:
+                await self.check_budgets(now)
+                completion = await client.complete(
+                    msgs[0]["content"], msgs[1]["content"], self.est.output_tokens_max
+                )
+            except BudgetRefused as exc:
+                return await self.refused(number, str(exc))
+            except CallFailed as exc:
+                await self.failed(number, exc)
+                wait = exc.retry_after if exc.retry_after is not None else settings.retry_delay_seconds
+                if not exc.retryable or number > settings.max_retries:
+                    break
+                if wait > settings.retry_after_max_seconds:
+                    step.notes.append(
+                        f"the endpoint asked to wait {wait:g} s, longer than "
+                        f"REVIEW_RETRY_AFTER_MAX_SECONDS={settings.retry_after_max_seconds:g}: not retried"
+                    )
+                    break
+                await sleep(wait)
+            else:
+                return await self.succeeded(number, completion, current)
+        tried = "; ".join(f"attempt {a.number}: {a.detail}" for a in step.attempts)
+        step.reason, step.failed = f"the model call failed ({tried})", True
 
     async def check_budgets(self, now: datetime) -> None:
         self.budget.check(self.est)
