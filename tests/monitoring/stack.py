@@ -40,7 +40,8 @@ class Stack:
     work: Path
     exit: ExitStack = field(default_factory=ExitStack)
     ports: dict[str, int] = field(default_factory=dict)
-    polygon: FakePolygon = field(default_factory=FakePolygon)
+    # A paid plan: every market overview is a snapshot call, so each scripted fault is used.
+    polygon: FakePolygon = field(default_factory=lambda: FakePolygon(plan="starter"))
     tradier: FakeTradier = field(default_factory=FakeTradier)
     discord: FakeDiscord = field(default_factory=FakeDiscord)
     postgres: PostgresServer | None = None
@@ -105,10 +106,17 @@ class Stack:
             "TRADIER_BASE_URL": fakes["tradier"],
             "TRADIER_ACCOUNT_ID": self.tradier.account_id,
             "DISCORD_WEBHOOK_URL": self.discord.webhook_url(fakes["discord"]),
+            # No client-side waiting and no retries: each scripted fault shows up at once.
+            "POLYGON_API_RATE": "6000",
+            "TRADIER_API_RATE": "6000",
+            "HTTP_MAX_RETRIES": "0",
+            "POLYGON_CACHE_SECONDS": "0",
+            "BREAKER_FAILURE_THRESHOLD": "2",
+            # Low thresholds so the provider faults below also page Discord (trader_alerts_sent).
+            "ALERT_PROVIDER_ERROR_RATIO": "0.2",
+            "ALERT_RATE_LIMITED_PER_MINUTE": "1",
             "TRADING_ENABLED": "true",
             "MAX_ORDER_QTY": "10",
-            "BREAKER_FAILURE_THRESHOLD": "2",
-            "HTTP_MAX_RETRIES": "0",
         }
         uvicorn = REPO / ".venv" / "bin" / "uvicorn"
         assert uvicorn.exists(), f"{uvicorn} missing: run scripts/bootstrap to build the virtualenv"

@@ -1,6 +1,7 @@
 """Traffic that makes every series a dashboard shows exist in the running service: successful
-and refused API calls, stored rows, and finally a database outage (5xx answers, trader_db_up 0,
-pg_up 0)."""
+and refused API calls, stored rows, provider calls (answered, rate-limited, failing until the
+breaker opens), a placed and a rejected order, a Discord page, and finally a database outage
+(5xx answers, trader_db_up 0, pg_up 0)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 import httpx
 
+from tests.fakes.faults import Fault
 from tests.monitoring.helpers import prometheus_query, wait_until
 from tests.monitoring.stack import API_TOKEN, Stack
 
@@ -46,8 +48,32 @@ def drive(stack: Stack) -> None:
             _expect(client.get("/api/v1/trades", headers=AUTH), 200, "list trades")
         _expect(client.get("/api/v1/trades"), 401, "list trades without a token")
         _expect(client.post("/api/v1/trades", json={"symbol": "AAPL"}, headers=AUTH), 422, "invalid trade")
+        providers_and_orders(stack, client)
         time.sleep(3)  # a few scrapes of the healthy state
         database_outage(stack, client)
+
+
+def _order(qty: int, order_id: str) -> dict:
+    args = {"symbol": "SPY", "side": "buy", "qty": str(qty), "type": "market", "client_order_id": order_id}
+    return {"op": "orders.place", "args": args}
+
+
+def providers_and_orders(stack: Stack, client: httpx.Client) -> None:
+    overview = {"symbols": "SPY,AAPL"}
+    _expect(client.get("/api/v1/market/overview", params=overview, headers=AUTH), 200, "market overview")
+    snapshot = {"op": "data.snapshot", "args": {"symbols": ["SPY"], "horizon": "1m"}}
+    _expect(client.post("/api/v1/assistant/exec", json=snapshot, headers=AUTH), 200, "data.snapshot")
+    _expect(client.post("/api/v1/assistant/exec", json=_order(2, "mon-1"), headers=AUTH), 200, "order placed")
+    _expect(
+        client.post("/api/v1/assistant/exec", json=_order(50, "mon-2"), headers=AUTH), 403, "max_qty order"
+    )
+    # Whatever the overview answers (it degrades to end-of-day data where it can), these calls
+    # reach Polygon: the panels below check the 429s, errors and the breaker in the metrics.
+    stack.polygon.faults.add(Fault(429, {"status": "ERROR"}, headers={"Retry-After": "1"}), times=2)
+    stack.polygon.faults.add(Fault(500, {"status": "ERROR"}), times=4)  # breaker threshold is 2
+    for _ in range(6):
+        client.get("/api/v1/market/overview", params=overview, headers=AUTH)
+    wait_until(lambda: stack.discord.messages, 15, "the app to page Discord about Polygon")
 
 
 def database_outage(stack: Stack, client: httpx.Client) -> None:
