@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__
@@ -70,7 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     Instrumentator(registry=app.state.metrics.registry, excluded_handlers=["^/metrics$"]).instrument(
         app
-    ).expose(app, tags=["diag"], summary="Prometheus metrics (text exposition format)")
+    ).expose(
+        app,
+        tags=["diag"],
+        summary="Prometheus metrics (text exposition format)",
+        response_class=PlainTextResponse,
+    )
     app.add_middleware(RequestLogMiddleware)
     return app
 

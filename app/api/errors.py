@@ -4,15 +4,31 @@ A database that is down or restarting is the caller's cue to retry (503 + Retry-
 anything else unexpected is a 500 that is logged with the request id and never leaks internals.
 """
 
+from typing import Any
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from app.db.pool import DB_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
 
 DB_RETRY_AFTER_SECONDS = 5
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(examples=["database unavailable, retry shortly"])
+    request_id: str | None = Field(None, description="the X-Request-ID of the failed request")
+
+
+# Documented on every /api/v1 route behind the token (app/api/router.py).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the request body is not valid JSON"},
+    401: {"model": ErrorBody, "description": "missing or wrong `Authorization: Bearer $API_TOKEN`"},
+    503: {"model": ErrorBody, "description": "database unavailable; retry after `Retry-After` seconds"},
+}
 
 
 def _request_id(request: Request) -> str | None:

@@ -7,11 +7,21 @@ with bounded precision.
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, JsonValue, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    JsonValue,
+    StringConstraints,
+)
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TS_MAX = datetime(2200, 1, 1, tzinfo=UTC)
 MAX_BATCH = 1000
@@ -25,6 +35,16 @@ def _pg_text(value: str) -> str:
         value.encode()
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode text (no unpaired surrogates)") from None
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    # pydantic would read a number (also "0.5" in a query string) as Unix seconds; the documented
+    # format is ISO 8601 text.
+    if isinstance(value, datetime):  # from the database or Python callers
+        return value
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date-time string with a timezone, e.g. 2026-01-02T15:04:05Z")
     return value
 
 
@@ -56,7 +76,7 @@ def _payload(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Text = Annotated[str, AfterValidator(_pg_text)]
-Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 Symbol = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9.\-/]{1,32}$", to_upper=True),

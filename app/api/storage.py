@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Body, Header, HTTPException, Query, status
+from fastapi import APIRouter, Body, Header, Query, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -30,7 +31,6 @@ IdempotencyKey = Annotated[
 
 CREATED_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "invalid body, or the Idempotency-Key was already used with a different body"},
-    503: {"description": "database unavailable; retry after the Retry-After seconds"},
 }
 
 
@@ -46,6 +46,11 @@ class ListQuery(BaseModel):
     cursor: str | None = Field(None, max_length=200, description="`next_cursor` of the previous page")
 
 
+def invalid(loc: tuple[str, ...], message: str) -> RequestValidationError:
+    """A 422 in the same shape as FastAPI's own validation errors, naming the field at `loc`."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": None}])
+
+
 def encode_cursor(ts: datetime, ident: int) -> str:
     return base64.urlsafe_b64encode(json.dumps([ts.isoformat(), ident]).encode()).decode()
 
@@ -58,9 +63,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError("cursor fields out of range")
         return ts, ident
     except (ValueError, TypeError, binascii.Error, UnicodeError):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail="cursor: not a value this API returned; pass `next_cursor` of the previous page as is",
+        raise invalid(
+            ("query", "cursor"),
+            "not a value this API returned; pass `next_cursor` of the previous page as is",
         ) from None
 
 
@@ -86,7 +91,7 @@ async def create_rows(
     try:
         outcome = await idempotency.run_once(pool, f"POST /api/v1/{table.name}", key, digest, work)
     except idempotency.KeyReused as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+        raise invalid(("header", idempotency.HEADER), str(exc)) from None
     if not outcome.replayed:
         metrics.rows_written.labels(table.name).inc(len(items))
     headers = {"Idempotency-Replayed": "true"} if outcome.replayed else None

@@ -34,7 +34,7 @@ async def test_a_key_reused_for_another_body_is_refused(client: httpx.AsyncClien
     assert (await client.post("/api/v1/trades", json=trade(qty="1"), headers=key)).status_code == 201
     r = await client.post("/api/v1/trades", json=trade(qty="2"), headers=key)
     assert r.status_code == 422, r.text
-    assert "Idempotency-Key" in r.json()["detail"], f"the error must name the header: {r.text}"
+    assert r.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"], f"must name the header: {r.text}"
     assert await count(pg_url, "trades") == 1
 
 

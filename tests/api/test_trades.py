@@ -92,7 +92,7 @@ async def test_a_forged_cursor_is_a_422_naming_cursor(client: httpx.AsyncClient)
     for cursor in ("not-base64!", "WzFd", "WyIyMDI2LTAxLTAxIiwgMV0="):  # junk, [1], naive timestamp
         r = await client.get("/api/v1/trades", params={"cursor": cursor})
         assert r.status_code == 422, f"cursor {cursor!r}: {r.status_code}"
-        assert "cursor" in r.json()["detail"], r.text
+        assert r.json()["detail"][0]["loc"] == ["query", "cursor"], r.text
 
 
 async def test_unknown_query_parameters_are_refused(client: httpx.AsyncClient) -> None:
