@@ -103,6 +103,8 @@ async def test_bad_options_and_settings_name_what_to_fix(db_url: str, tmp_path: 
     assert week.exit_code == 2 and "--week must look like 2026-W47" in week.output, week.output
     since = await trader("logs", "--since", "yesterday", env={"DATABASE_URL": db_url})
     assert since.exit_code == 2 and "--since must be a number and a unit" in since.output, since.output
+    level = await trader("logs", "--min-level", "fatal", env={"DATABASE_URL": db_url})
+    assert level.exit_code == 2 and "--min-level must be one of debug, info" in level.output, level.output
     env = {"DATABASE_URL": db_url, "REVIEW_API": "completions"}
     api = await trader("weekly", env=env)
     assert api.exit_code == 2 and "REVIEW_API" in api.output and "'chat'" in api.output, api.output

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.console import Console
 
-from app.api.schemas_tables import Level
-
 review_cli = typer.Typer(
     help="Weekly review and log summaries: facts from the database, a cost-capped model summary.",
     no_args_is_help=True,
@@ -80,7 +78,9 @@ def weekly(
 @review_cli.command()
 def logs(
     since: Annotated[str, typer.Option(help="How far back: 90m, 24h, 7d")] = "24h",
-    min_level: Annotated[Level, typer.Option(help="Lowest level included")] = Level.error,
+    min_level: Annotated[
+        str, typer.Option(help="Lowest level included: debug, info, warning, error, critical")
+    ] = "error",
     database_url: DatabaseUrl = None,
     reports_dir: ReportsDir = Path("reports"),
     env_file: EnvFile = None,
@@ -88,18 +88,20 @@ def logs(
     no_model: NoModel = False,
 ) -> None:
     """Summarize recent error logs, grouped by source, into reports/logs-<time>.md."""
+    from app.ops.review.facts import check_level
     from app.ops.review.periods import since as since_period
     from app.ops.review.runs import prepare_logs
 
     now = datetime.now(UTC)
     period = _or_exit(lambda: since_period(since, now))
+    level = _or_exit(lambda: check_level(min_level))
     _main(
         database_url,
         env_file,
         dry_run,
         no_model,
         now,
-        lambda conn, cur: prepare_logs(conn, period, min_level.value, reports_dir, cur),
+        lambda conn, cur: prepare_logs(conn, period, level, reports_dir, cur),
     )
 
 

@@ -151,12 +151,16 @@ async def weekly_facts(conn: asyncpg.Connection, period: Period) -> WeeklyFacts:
     )
 
 
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise ValueError(f"--min-level must be one of {', '.join(LEVELS)}; got {level!r}")
+    return level
+
+
 async def log_facts(conn: asyncpg.Connection, period: Period, min_level: str = "error") -> LogFacts:
     """Log rows at `min_level` or above, grouped by source and level, with first/last seen and
     the most frequent message of each group."""
-    if min_level not in LEVELS:
-        raise ValueError(f"--min-level must be one of {', '.join(LEVELS)}; got {min_level!r}")
-    levels = list(LEVELS[LEVELS.index(min_level) :])
+    levels = list(LEVELS[LEVELS.index(check_level(min_level)) :])
     rows = await conn.fetch(
         "with hits as (select source, level, message, ts from logs"
         "  where ts >= $1 and ts < $2 and level = any($3::text[])),"
