@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,9 +33,9 @@ from app.ops.backup.runner import run_backup  # noqa: E402
 from app.ops.backup.settings import load_backup_settings  # noqa: E402
 from app.ops.localpg import PostgresServer  # noqa: E402
 from tests.backups.helpers import make_keypair  # noqa: E402
+from tests.benchmarks.docsection import replace_section  # noqa: E402
 from tests.support.s3 import SeaweedS3  # noqa: E402
 
-DOC = REPO / "docs" / "benchmarks.md"
 HEADING = "## Backups"
 # rows per GB of database (tables + indexes), measured on PostgreSQL 15 with this schema
 TRADES_PER_GB = 2_400_000
@@ -211,11 +210,7 @@ def main() -> int:
         "(the machine was shared with other jobs: treat times as upper bounds). Generating the data "
         f"took {results['fill_s']:.0f} s.\n\n{body}\n"
     )
-    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    doc = pattern.sub(section + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + section
-    DOC.write_text(doc)
-    print(f"updated {DOC}")
+    print(f"updated {replace_section(HEADING, section)}")
     return 0
 
 

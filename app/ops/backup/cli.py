@@ -110,7 +110,8 @@ def restore_command(
         str | None, typer.Option(help="backup stamp (see `trader backup list`); default latest")
     ] = None,
     server_url: Annotated[
-        str | None, typer.Option(help="postgresql:// URL of another server (default: DATABASE_URL's server)")
+        str | None,
+        typer.Option(help="postgresql:// URL of a database on the target server (default: DATABASE_URL)"),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="replace an existing database without asking")] = False,
 ) -> None:

@@ -19,12 +19,20 @@ from pathlib import Path
 from app.ops.backup import BackupError, crypto
 from app.ops.backup.dump import run_tool, server_major
 from app.ops.backup.manifest import Manifest, differences, table_sums
-from app.ops.backup.pgtools import client_bindir, libpq_args, tool_major, with_database
+from app.ops.backup.pgtools import client_bindir, database_name, libpq_args, tool_major, with_database
 from app.ops.backup.runner import connect, sha256_of
 from app.ops.backup.settings import BackupSettings
 from app.ops.backup.storage import BackupStore
 
 MAINTENANCE_DB = "postgres"
+
+
+def admin_url(server_url: str, target: str) -> str:
+    """Where to run CREATE/DROP DATABASE: the URL's own database unless that is the target (one
+    cannot drop the database one is connected to), then `postgres`. So `--server-url` may name
+    whatever database a managed server offers (e.g. `defaultdb`)."""
+    name = database_name(server_url)
+    return server_url if name != target else with_database(server_url, MAINTENANCE_DB)
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ class RestoreResult:
 
 
 async def _exists(server_url: str, name: str) -> bool:
-    conn = await connect(with_database(server_url, MAINTENANCE_DB))
+    conn = await connect(admin_url(server_url, name))
     try:
         return bool(await conn.fetchval("select 1 from pg_database where datname = $1", name))
     finally:
@@ -65,7 +73,7 @@ async def _exists(server_url: str, name: str) -> bool:
 
 
 async def _recreate(server_url: str, name: str) -> None:
-    conn = await connect(with_database(server_url, MAINTENANCE_DB))
+    conn = await connect(admin_url(server_url, name))
     quoted = '"' + name.replace('"', '""') + '"'
     try:
         await conn.execute(f"drop database if exists {quoted} with (force)")
@@ -169,7 +177,7 @@ async def verify(
     try:
         return await restore(settings, scratch, stamp=stamp, confirm=lambda q: True, progress=progress)
     finally:
-        conn = await connect(with_database(settings.database_url, MAINTENANCE_DB))
+        conn = await connect(admin_url(settings.database_url, scratch))
         try:
             await conn.execute(f'drop database if exists "{scratch}" with (force)')
         finally:

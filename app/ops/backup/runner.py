@@ -120,35 +120,34 @@ async def run_backup(
         await conn.close()
 
 
+def _export(settings: BackupSettings, success: bool, size_bytes: int, started: float) -> None:
+    if settings.textfile_dir is not None:
+        textfile.write(
+            settings.textfile_dir,
+            success=success,
+            size_bytes=size_bytes,
+            duration_seconds=time.monotonic() - started,
+            now=time.time(),
+        )
+
+
 async def run_and_report(
     settings: BackupSettings,
     clock: Callable[[], datetime] = utc_now,
     progress: Callable[[str, int], None] | None = None,
     allow_shrink: bool = False,
 ) -> RunResult:
-    """`run_backup`, then its outcome to the textfile collector, and failures to Discord."""
+    """`run_backup`, then its outcome to the textfile collector, and failures to Discord.
+    A run that found the lock held exports nothing: the run holding it will."""
     started = time.monotonic()
     try:
         result = await run_backup(settings, clock, progress, allow_shrink)
     except Exception as exc:  # any failure must reach the metrics and Discord, then propagate
         log.error("backup failed", error=str(exc))
-        if settings.textfile_dir is not None:
-            textfile.write(
-                settings.textfile_dir,
-                success=False,
-                size_bytes=0,
-                duration_seconds=time.monotonic() - started,
-                now=time.time(),
-            )
+        _export(settings, False, 0, started)
         webhook = settings.discord_webhook_url.get_secret_value() if settings.discord_webhook_url else None
         await asyncio.to_thread(notify_failure, webhook, str(exc))
         raise
-    if result.manifest is not None and settings.textfile_dir is not None:
-        textfile.write(
-            settings.textfile_dir,
-            success=True,
-            size_bytes=result.manifest.encrypted_bytes,
-            duration_seconds=time.monotonic() - started,
-            now=time.time(),
-        )
+    if result.manifest is not None:
+        _export(settings, True, result.manifest.encrypted_bytes, started)
     return result
