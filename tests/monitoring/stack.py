@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from app.ops.backup import textfile as backup_textfile
 from app.ops.localpg import PostgresServer
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.polygon import API_KEY as POLYGON_KEY
@@ -128,14 +129,9 @@ class Stack:
 
     def _start_node_exporter(self) -> None:
         textfiles = self.work / "textfile"
-        textfiles.mkdir()
-        # What `trader backup run` writes after a good run (names per docs/monitoring.md).
-        now = int(time.time())
-        (textfiles / "backup.prom").write_text(
-            f"backup_last_success_timestamp_seconds {now - 3600}\n"
-            "backup_last_run_success 1\n"
-            "backup_last_size_bytes 1048576\n"
-            "backup_last_duration_seconds 12.5\n"
+        # The backup command's own writer, as after a good run an hour ago.
+        backup_textfile.write(
+            textfiles, success=True, size_bytes=1 << 20, duration_seconds=12.5, now=time.time() - 3600
         )
         self._daemon(
             "node-exporter",
