@@ -10,6 +10,7 @@ ALERT_DEDUP_SECONDS is counted as deduplicated and not sent again.
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import httpx
 import structlog
@@ -49,42 +50,53 @@ class DiscordNotifier:
         self.metrics = metrics
         self.dedup_seconds = dedup_seconds
         self._last_sent: dict[str, float] = {}
-        self._queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(QUEUE_SIZE)  # (alert, content)
+        # called with (alert, outcome) for every outcome counted in trader_alerts_sent
+        self.listeners: list[Callable[[str, str], None]] = []
         self._worker: asyncio.Task | None = asyncio.create_task(self._run()) if http else None
 
     @property
     def enabled(self) -> bool:
         return self.http is not None
 
-    def notify(self, content: str, key: str | None = None) -> None:
-        """Queue an alert; `key` identifies "the same alert" for de-duplication (default: the text)."""
+    def _outcome(self, alert: str, outcome: str) -> None:
+        self.metrics.alerts_sent.labels(outcome).inc()
+        for listener in self.listeners:
+            listener(alert, outcome)
+
+    def notify(self, content: str, key: str | None = None, alert: str | None = None) -> None:
+        """Queue an alert. `key` identifies "the same alert" for de-duplication (default: the
+        text); `alert` is its name for the records (default: the key)."""
         log.warning("alert", alert=content[:200])
         if self.http is None:
             return
         key = key or content
+        alert = alert or key[:80]
         now = time.monotonic()
         if now - self._last_sent.get(key, -float("inf")) < self.dedup_seconds:
-            self.metrics.alerts_sent.labels("deduplicated").inc()
+            self._outcome(alert, "deduplicated")
             return
+        if len(self._last_sent) > QUEUE_SIZE:  # forget keys whose window has passed
+            self._last_sent = {k: t for k, t in self._last_sent.items() if now - t < self.dedup_seconds}
         self._last_sent[key] = now
         try:
-            self._queue.put_nowait(fit(content))
+            self._queue.put_nowait((alert, fit(content)))
         except asyncio.QueueFull:
-            self.metrics.alerts_sent.labels("failed").inc()
+            self._outcome(alert, "failed")
 
     async def _run(self) -> None:
         assert self.http is not None
         while True:
-            content = await self._queue.get()
+            alert, content = await self._queue.get()
             try:
                 await self.http.request(
                     "POST",
                     self.webhook_path,
                     json={"content": content, "allowed_mentions": {"parse": []}},
                 )
-                self.metrics.alerts_sent.labels("sent").inc()
+                self._outcome(alert, "sent")
             except ProviderError as exc:
-                self.metrics.alerts_sent.labels("failed").inc()
+                self._outcome(alert, "failed")
                 log.error("alert_not_delivered", error=str(exc))
             finally:
                 self._queue.task_done()

@@ -41,6 +41,7 @@ class ProviderAlarm:
                 f"**TraderProviderErrors** {provider}: {errors} of {len(events)} calls failed in the last "
                 f"minute (threshold {self.error_ratio:.0%}, ALERT_PROVIDER_ERROR_RATIO)",
                 key=f"provider-errors:{provider}",
+                alert="TraderProviderErrors",
             )
         if limited >= self.rate_limited_per_minute:
             self.notifier.notify(
@@ -48,6 +49,7 @@ class ProviderAlarm:
                 f"(threshold {self.rate_limited_per_minute}, ALERT_RATE_LIMITED_PER_MINUTE); "
                 f"lower the {provider.upper()}_API_RATE setting or upgrade the plan",
                 key=f"rate-limited:{provider}",
+                alert="TraderProviderRateLimited",
             )
 
 
@@ -60,6 +62,7 @@ def unhandled_exception_hook(notifier: DiscordNotifier) -> Callable[[Request, Ex
             f"**TraderUnhandledException** {request.method} {request.url.path}: {type(exc).__name__}: "
             f"{str(exc)[:500]} (request_id {request_id})",
             key=f"exception:{request.url.path}:{type(exc).__name__}",
+            alert="TraderUnhandledException",
         )
 
     return hook

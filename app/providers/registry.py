@@ -15,6 +15,7 @@ from app.alerts.hooks import ProviderAlarm
 from app.core.config import Settings
 from app.metrics import Metrics
 from app.providers.http import HttpPolicy, ProviderHTTP
+from app.providers.journal import Journal
 from app.providers.polygon import PolygonClient
 from app.providers.tradier import TradierClient, rate_limit_listener
 
@@ -28,6 +29,7 @@ class Providers:
     tradier: TradierClient | None
     notifier: DiscordNotifier
     alarm: ProviderAlarm
+    journal: Journal
 
     def configured(self) -> dict[str, bool]:
         return {
@@ -41,6 +43,7 @@ class Providers:
         for client in (self.polygon, self.tradier):
             if client is not None:
                 await client.aclose()
+        await self.journal.aclose()
 
 
 def _bearer_http(
@@ -87,17 +90,19 @@ def open_notifier(settings: Settings, metrics: Metrics) -> DiscordNotifier:
 
 
 async def open_providers(settings: Settings, pool: asyncpg.Pool | None, metrics: Metrics) -> Providers:
-    """`pool` is accepted for providers that keep state in the database (orders do, through
-    app/trading/orders.py, which the routes build per request)."""
-    del pool
+    """`pool` receives the journal's `logs` rows (None: events are not recorded)."""
     # httpx logs every request URL at INFO; a Discord webhook URL is itself a credential
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+    journal = Journal(pool, metrics)
     notifier = open_notifier(settings, metrics)
+    notifier.listeners.append(journal.alert_outcome)
+    if notifier.http is not None:
+        notifier.http.listeners.append(journal.provider_call)
     alarm = ProviderAlarm(
         notifier, settings.alert_provider_error_ratio, settings.alert_rate_limited_per_minute
     )
     polygon, tradier = open_polygon(settings, metrics), open_tradier(settings, metrics)
     for client in (polygon, tradier):
         if client is not None:
-            client.http.listeners.append(alarm)
-    return Providers(polygon, tradier, notifier, alarm)
+            client.http.listeners += [alarm, journal.provider_call]
+    return Providers(polygon, tradier, notifier, alarm, journal)

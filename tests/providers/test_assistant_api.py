@@ -153,3 +153,23 @@ async def test_tradier_down_is_a_503_and_nothing_is_sent(make_stack) -> None:
         )
     assert response.status_code == 503 and "Tradier unavailable" in response.json()["detail"]
     assert stack.tradier.posts_by_tag == {}, "no price for the notional check, so nothing may be sent"
+
+
+async def test_outcomes_are_journaled_as_logs_rows_for_the_review(make_stack) -> None:
+    async with make_stack(max_order_qty=5) as stack:
+        await stack.client.post(EXEC, json=order(qty="6"))  # max_qty
+        await stack.client.post(EXEC, json=order(client_order_id="api-6"))
+        await stack.client.post(EXEC, json=order(client_order_id="api-6"))
+        providers = stack.service.app.state.providers
+        providers.notifier.notify("test alert", alert="TestAlert")
+        await providers.notifier.drain(5)
+        await providers.journal.drain(5)
+        logs = {}
+        for source in ("orders", "providers", "alerts"):
+            page = await stack.client.get("/api/v1/logs", params={"source": source, "limit": 100})
+            logs[source] = [row["payload"] for row in page.json()["items"]]
+    outcomes = sorted((p["outcome"], p.get("rule")) for p in logs["orders"])
+    assert outcomes == [("duplicate", None), ("placed", None), ("rejected", "max_qty")], logs["orders"]
+    assert {"provider": "tradier", "status": "200"} in logs["providers"], logs["providers"]
+    assert {"provider": "discord", "status": "204"} in logs["providers"], logs["providers"]
+    assert logs["alerts"] == [{"alert": "TestAlert", "outcome": "sent"}]

@@ -6,8 +6,6 @@ guardrails; placing is exactly-once per `client_order_id`). `GET /actions` lists
 providers each needs and whether those are configured.
 """
 
-import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
@@ -15,17 +13,15 @@ from fastapi import APIRouter, Body, HTTPException, status
 from pydantic import BaseModel, Field, model_validator
 
 from app.api.deps import MetricsDep, PoolDep, ProvidersDep, SettingsDep
-from app.db.repo_features import FEATURES
-from app.db.rows import insert_one
 from app.providers import snapshot
 from app.providers.errors import as_http, not_configured, retry_after_header
 from app.providers.http import ProviderError
-from app.providers.registry import Providers
-from app.providers.tradier import OrderTicket, TradierClient, TradierRejected
-from app.trading import guardrails
-from app.trading.orders import OrderConflict, OrderDesk, OrderNotSettled
+from app.providers.tradier import OrderTicket, TradierRejected
+from app.trading import guardrails, ops
+from app.trading.orders import OrderConflict, OrderNotSettled
 
 router = APIRouter(prefix="/assistant", tags=["assistant"])
+UNPROCESSABLE = status.HTTP_422_UNPROCESSABLE_CONTENT
 
 # starts with a letter or digit: never "." or ".." inside a provider URL path
 TickerSymbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}$", examples=["SPY"])]
@@ -173,14 +169,6 @@ async def actions(providers: ProvidersDep, settings: SettingsDep) -> Actions:
     )
 
 
-def _tradier(providers: Providers) -> TradierClient:
-    if providers.tradier is None:
-        raise not_configured("TRADIER_ACCESS_TOKEN (or TRADIER_API_KEY)")
-    if not providers.tradier.account_id:
-        raise not_configured("TRADIER_ACCOUNT_ID")
-    return providers.tradier
-
-
 def _refused(exc: guardrails.GuardrailRejected) -> HTTPException:
     return HTTPException(
         status.HTTP_403_FORBIDDEN, detail={"rule": exc.rule, "setting": exc.setting, "message": exc.message}
@@ -208,79 +196,29 @@ async def execute(
 ) -> ExecResult:
     try:
         if isinstance(request, SnapshotOp):
-            result = await _snapshot(request.args, providers, pool, metrics)
+            symbols = [sym.upper() for sym in request.args.symbols]
+            result = await ops.data_snapshot(providers, pool, metrics, symbols, request.args.horizon)
         elif isinstance(request, PreviewOp):
-            result = await _preview(request.args, _tradier(providers), settings)
+            result = await ops.orders_preview(providers, settings, request.args.ticket())
         else:
-            result = await _place(request.args, _tradier(providers), settings, pool, metrics)
+            args = request.args
+            result = await ops.orders_place(
+                providers, settings, pool, metrics, args.ticket(), args.client_order_id
+            )
+    except ops.NotConfigured as exc:
+        raise not_configured(str(exc)) from exc
     except ProviderError as exc:
         raise as_http(exc) from exc
-    return ExecResult(op=request.op, result=result)
-
-
-async def _snapshot(args: SnapshotArgs, providers: Providers, pool: PoolDep, metrics: MetricsDep) -> dict:
-    if providers.polygon is None:
-        raise not_configured("POLYGON_API_KEY")
-    symbols = list(dict.fromkeys(s.upper() for s in args.symbols))
-    quotes, payloads = await snapshot.build(providers.polygon, symbols, args.horizon)
-    now = datetime.now(UTC)
-    async with pool.acquire() as conn, conn.transaction():
-        ids = [
-            (
-                await insert_one(
-                    conn,
-                    FEATURES,
-                    {"ts": now, "symbol": p["symbol"], "horizon": args.horizon.value, "payload": p},
-                )
-            )["id"]
-            for p in payloads
-        ]
-    metrics.rows_written.labels("features").inc(len(ids))
-    return {
-        "source": quotes.source,
-        "note": quotes.note,
-        "missing": quotes.missing,
-        "feature_ids": ids,
-        "features": payloads,
-    }
-
-
-async def _preview(args: OrderArgs, tradier: TradierClient, settings: SettingsDep) -> dict:
-    ticket = args.ticket()
-    try:
-        notional = await guardrails.enforce(ticket, settings, tradier, placing=False)
-        preview = await tradier.preview(ticket)
     except guardrails.GuardrailRejected as exc:
         raise _refused(exc) from exc
     except TradierRejected as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"Tradier rejected the order: {exc}"
-        ) from exc
-    return {"preview": preview, "notional": str(notional), "trading_enabled": settings.trading_enabled}
-
-
-async def _place(
-    args: OrderArgs, tradier: TradierClient, settings: SettingsDep, pool: PoolDep, metrics: MetricsDep
-) -> dict:
-    ticket = args.ticket()
-    client_order_id = args.client_order_id or uuid.uuid4().hex
-    try:
-        notional = await guardrails.enforce(ticket, settings, tradier, placing=True)
-    except guardrails.GuardrailRejected as exc:
-        metrics.orders.labels("rejected").inc()
-        metrics.orders_rejected.labels(exc.rule).inc()
-        raise _refused(exc) from exc
-    try:
-        outcome = await OrderDesk(pool, tradier, metrics).place(ticket, client_order_id)
+        raise HTTPException(UNPROCESSABLE, detail=f"Tradier rejected the order: {exc}") from exc
+    except ops.OrderRejectedByBroker as exc:
+        raise HTTPException(UNPROCESSABLE, detail={"message": str(exc), **exc.result}) from exc
     except OrderConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except OrderNotSettled as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc), headers=retry_after_header(exc.retry_after)
         ) from exc
-    if outcome.status == "rejected":
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail={"message": f"Tradier rejected order {client_order_id}", **outcome.as_dict()},
-        )
-    return {**outcome.as_dict(), "notional": str(notional)}
+    return ExecResult(op=request.op, result=result)
