@@ -1,5 +1,6 @@
 """Review tests: a migrated database per test, the local OpenAI-compatible fake, settings aimed at it."""
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 
@@ -10,14 +11,14 @@ from app.db.migrate import migrate_url
 from app.ops.review.settings import ReviewSettings, load_review_settings
 from tests.fakes.openai import FakeOpenAI
 
-REVIEW_ENV = ("OPENAI_API_KEY", "CHATDATA_API_KEY", "OPENAI_BASE_URL", "REVIEW_MODEL", "OPENAI_MODEL")
+AMBIENT = ("OPENAI_", "CHATDATA_", "REVIEW_", "DATABASE_URL")
 
 
 @pytest.fixture(autouse=True)
 def _no_ambient_model_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """A key or model in the developer's shell must not leak into (or out of) the tests."""
-    for name in REVIEW_ENV:
-        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith(AMBIENT)]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
