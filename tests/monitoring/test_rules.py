@@ -38,7 +38,9 @@ def test_promtool_accepts_the_config(tmp_path: Path) -> None:
     config_dir = tmp_path / "prometheus"
     shutil.copytree(PROMETHEUS_DIR, config_dir)
     (config_dir / "targets").mkdir()
-    (config_dir / "targets" / "tls.yml").write_text('- targets: ["https://trader.example.com/healthz"]\n')
+    (config_dir / "targets" / "tls.yml").write_text(
+        '- targets: ["https://trader.example.com/api/v1/diag/health"]\n'
+    )
     result = run_tool("promtool", "check", "config", str(config_dir / "prometheus.yml"))
     assert result.returncode == 0, f"promtool check config failed:\n{result.stdout}{result.stderr}"
     assert "WARNING" not in result.stdout + result.stderr, f"promtool warned:\n{result.stdout}{result.stderr}"
