@@ -18,6 +18,7 @@ from app.providers.http import ProviderError, ProviderHTTP
 
 NEW_YORK = ZoneInfo("America/New_York")
 GROUPED_DAYS_KEPT = 6
+CACHE_ENTRIES = 1000
 # Weekends plus the longest US market holiday run: how far back to look for the last sessions.
 SESSION_LOOKBACK_DAYS = 6
 
@@ -98,7 +99,10 @@ class PolygonClient:
         if hit and time.monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
         value = await fetch()
-        self._cache[key] = (time.monotonic(), value)
+        now = time.monotonic()
+        if len(self._cache) >= CACHE_ENTRIES:  # keys carry dates: drop what has expired
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < self.cache_seconds}
+        self._cache[key] = (now, value)
         return value
 
     async def aggregates(

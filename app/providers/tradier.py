@@ -42,14 +42,15 @@ class OrderTicket:
             "class": "equity",
             "symbol": self.symbol,
             "side": self.side,
-            "quantity": str(self.quantity),
+            # fixed-point text: str(Decimal) may say "1E+1", which Tradier does not read as 10
+            "quantity": f"{self.quantity:f}",
             "type": self.type,
             "duration": self.duration,
         }
         if self.price is not None:
-            fields["price"] = str(self.price)
+            fields["price"] = f"{self.price:f}"
         if self.stop is not None:
-            fields["stop"] = str(self.stop)
+            fields["stop"] = f"{self.stop:f}"
         return fields
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Body, HTTPException, status
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.deps import MetricsDep, PoolDep, ProvidersDep, SettingsDep
 from app.providers import snapshot
@@ -27,14 +27,18 @@ UNPROCESSABLE = status.HTTP_422_UNPROCESSABLE_CONTENT
 TickerSymbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}$", examples=["SPY"])]
 
 
-class SnapshotArgs(BaseModel):
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is a 422, not silently ignored
+
+
+class SnapshotArgs(Strict):
     symbols: list[TickerSymbol] = Field(min_length=1, max_length=10, examples=[["SPY", "AAPL"]])
     horizon: snapshot.Horizon = Field(
         snapshot.Horizon.m1, description="look-back for return/range/volatility: 1d 5d 1m 3m 6m 1y"
     )
 
 
-class OrderArgs(BaseModel):
+class OrderArgs(Strict):
     symbol: TickerSymbol
     side: Literal["buy", "sell", "buy_to_cover", "sell_short"] = Field(examples=["buy"])
     qty: Decimal = Field(gt=0, le=1_000_000, description="whole shares", examples=["10"])
@@ -67,17 +71,17 @@ class OrderArgs(BaseModel):
         )
 
 
-class SnapshotOp(BaseModel):
+class SnapshotOp(Strict):
     op: Literal["data.snapshot"]
     args: SnapshotArgs
 
 
-class PreviewOp(BaseModel):
+class PreviewOp(Strict):
     op: Literal["orders.preview"]
     args: OrderArgs
 
 
-class PlaceOp(BaseModel):
+class PlaceOp(Strict):
     op: Literal["orders.place"]
     args: OrderArgs
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ProvidersDep, SettingsDep
 from app.providers.errors import as_http, not_configured
@@ -14,6 +14,17 @@ router = APIRouter(prefix="/market", tags=["market"])
 
 # a symbol starts with a letter or digit, so none can be "." or ".." inside a provider URL path
 SYMBOLS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}(,[A-Za-z0-9][A-Za-z0-9.\-]{0,11}){0,24}$"
+
+
+class OverviewQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt parameter is a 422, not silently ignored
+
+    symbols: str | None = Field(
+        None,
+        pattern=SYMBOLS_PATTERN,
+        description="comma-separated symbols (up to 25); default MARKET_OVERVIEW_SYMBOLS",
+        examples=["SPY,QQQ,AAPL"],
+    )
 
 
 class QuoteOut(BaseModel):
@@ -52,20 +63,12 @@ class Overview(BaseModel):
     },
 )
 async def overview(
-    providers: ProvidersDep,
-    settings: SettingsDep,
-    symbols: Annotated[
-        str | None,
-        Query(
-            pattern=SYMBOLS_PATTERN,
-            description="comma-separated symbols (up to 25); default MARKET_OVERVIEW_SYMBOLS",
-            examples=["SPY,QQQ,AAPL"],
-        ),
-    ] = None,
+    providers: ProvidersDep, settings: SettingsDep, query: Annotated[OverviewQuery, Query()]
 ) -> Overview:
     if providers.polygon is None:
         raise not_configured("POLYGON_API_KEY")
-    wanted = [s.upper() for s in symbols.split(",")] if symbols else settings.market_overview_symbols
+    given = query.symbols.upper().split(",") if query.symbols else None
+    wanted = given or settings.market_overview_symbols
     try:
         answer = await providers.polygon.quotes(list(dict.fromkeys(wanted)))
     except ProviderError as exc:
