@@ -146,14 +146,18 @@ class DiscordReceiver:
 def prometheus_config(work: Path, addresses: dict[str, str], slow_jobs: tuple[str, ...] = ()) -> Path:
     """The committed prometheus.yml and rules, rewritten for a test: only the jobs in `addresses`,
     each scraping its address there (for a probe job: the exporter it relabels to), 1 s intervals
-    (3 s for `slow_jobs`) and no Alertmanager. Jobs, relabelling and rules stay as committed."""
+    (3 s for `slow_jobs`), alerts sent to the `alertmanager` job's address if it has one. Jobs,
+    relabelling and rules stay as committed."""
     config_dir = work / "prometheus"
     shutil.copytree(PROMETHEUS_DIR / "rules", config_dir / "rules")
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     config["global"].update(
         scrape_interval=SCRAPE_INTERVAL, scrape_timeout=SCRAPE_INTERVAL, evaluation_interval=SCRAPE_INTERVAL
     )
-    del config["alerting"]
+    if "alertmanager" in addresses:
+        config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [addresses["alertmanager"]]}]}]
+    else:
+        del config["alerting"]
     jobs = [job for job in config["scrape_configs"] if job["job_name"] in addresses]
     for job in jobs:
         address = addresses[job["job_name"]]
@@ -190,3 +194,25 @@ def prometheus_query(url: str, query: str) -> list[dict]:
     body = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=10).json()
     assert body.get("status") == "success", f"Prometheus refused {query!r}: {body}"
     return body["data"]["result"]
+
+
+def start_alertmanager(work: Path, webhook_url: str, port: int) -> Daemon:
+    """The committed Alertmanager config and template, rendered as the deployment does (the real
+    webhook URL in place of the placeholder, here a local receiver) with the group timers
+    shortened from minutes to seconds; routes and inhibitions stay as committed."""
+    shutil.copytree(ALERTMANAGER_DIR / "templates", work / "templates")
+    config = yaml.safe_load((ALERTMANAGER_DIR / "alertmanager.yml").read_text())
+    config["receivers"][0]["discord_configs"][0]["webhook_url"] = webhook_url
+    config["route"].update(group_wait="2s", group_interval="3s")
+    (work / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    return Daemon(
+        "alertmanager",
+        [
+            "prometheus-alertmanager",
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip port: a single instance
+        ],
+        work,
+    )

@@ -25,15 +25,17 @@ from tests.fakes.tradier import FakeTradier
 from tests.monitoring.helpers import (
     REPO,
     Daemon,
+    DiscordReceiver,
     free_port,
     prometheus_config,
+    start_alertmanager,
     start_prometheus,
     wait_until,
 )
 
 API_TOKEN = "monitoring-test-token-0123456789"
-# The jobs of prometheus.yml this stack runs; Alertmanager and the TLS probe have their own tests.
-JOBS_RUN = ("trader-app", "node", "postgres", "prometheus")
+# The jobs of prometheus.yml this stack runs; the TLS probe has its own test.
+JOBS_RUN = ("trader-app", "node", "postgres", "prometheus", "alertmanager")
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Stack:
     polygon: FakePolygon = field(default_factory=lambda: FakePolygon(plan="starter"))
     tradier: FakeTradier = field(default_factory=FakeTradier)
     discord: FakeDiscord = field(default_factory=FakeDiscord)
+    # Where Alertmanager posts (the app's own notifications go to `discord`).
+    alert_receiver: DiscordReceiver = field(default_factory=DiscordReceiver)
     postgres: PostgresServer | None = None
     daemons: list[Daemon] = field(default_factory=list)
 
@@ -67,6 +71,8 @@ class Stack:
         self._start_app(fakes)
         self._start_node_exporter()
         self._start_postgres_exporter()
+        alertmanager = start_alertmanager(self.work, self.alert_receiver.url, self.ports["alertmanager"])
+        self.daemons.append(alertmanager)
         self._start_prometheus()
         for daemon, ready in zip(self.daemons, self._ready_urls(), strict=True):
             daemon.wait_http(ready)
@@ -77,6 +83,7 @@ class Stack:
         for daemon in reversed(self.daemons):
             daemon.stop()
         self.exit.close()
+        self.alert_receiver.close()
 
     def _fakes(self) -> dict[str, object]:
         return {"polygon": self.polygon, "tradier": self.tradier, "discord": self.discord}
@@ -86,6 +93,7 @@ class Stack:
             f"{self.app_url}/api/v1/diag/health",
             f"http://127.0.0.1:{self.ports['node']}/metrics",
             f"http://127.0.0.1:{self.ports['postgres']}/metrics",
+            f"http://127.0.0.1:{self.ports['alertmanager']}/-/ready",
             f"{self.prometheus_url}/-/ready",
         ]
 

@@ -5,7 +5,6 @@ monitoring/alertmanager/alertmanager.yml says."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,10 +15,10 @@ import yaml
 
 from tests.monitoring.helpers import (
     ALERTMANAGER_DIR,
-    Daemon,
     DiscordReceiver,
     free_port,
     run_tool,
+    start_alertmanager,
     wait_until,
 )
 
@@ -91,27 +90,10 @@ def discord() -> Iterator[DiscordReceiver]:
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory, discord: DiscordReceiver) -> Iterator[str]:
-    """The committed config and template, with the webhook pointed at the local receiver and the
-    group timers shortened from minutes to seconds; routes and inhibitions stay as committed."""
+    """The committed config and template (see `start_alertmanager`) posting to the local receiver."""
     work = tmp_path_factory.mktemp("alertmanager")
-    shutil.copytree(ALERTMANAGER_DIR / "templates", work / "templates")
-    config = yaml.safe_load(CONFIG.read_text())
-    config["receivers"][0]["discord_configs"][0]["webhook_url"] = discord.url
-    config["route"].update(group_wait="2s", group_interval="3s")
-    (work / "alertmanager.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    daemon = Daemon(
-        "alertmanager",
-        [
-            "prometheus-alertmanager",
-            f"--config.file={work / 'alertmanager.yml'}",
-            f"--storage.path={work / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # no gossip port: a single instance
-            "--log.level=debug",
-        ],
-        work,
-    )
+    daemon = start_alertmanager(work, discord.url, port)
     url = f"http://127.0.0.1:{port}"
     try:
         daemon.wait_http(f"{url}/-/ready")

@@ -160,3 +160,11 @@ def test_the_database_outage_makes_its_alert_pending(scraped: tuple[Stack, float
         "with PostgreSQL stopped, TraderDatabaseDown must be pending for both probes; "
         f"active: {sorted(active)}"
     )
+
+
+def test_prometheus_sends_alerts_to_the_alertmanager(scraped: tuple[Stack, float]) -> None:
+    stack, _ = scraped
+    data = httpx.get(f"{stack.prometheus_url}/api/v1/alertmanagers", timeout=10).json()["data"]
+    urls = [a["url"] for a in data["activeAlertmanagers"]]
+    expected = f"http://127.0.0.1:{stack.ports['alertmanager']}/api/v2/alerts"
+    assert urls == [expected], f"Prometheus' Alertmanagers: {urls}, want [{expected}]"
