@@ -82,7 +82,7 @@ async def seed_week(conn: asyncpg.Connection, period: Period = WEEK) -> None:
         conn, at(period, 2), "warning", "orders", "order rejected", outcome="rejected", rule="allowlist"
     )
     await add_log(conn, at(period, 2), "info", "orders", "order placed", outcome="placed")
-    for status in ("429", "429", "503", "timeout"):
+    for status in ("429", "429", "503", "timeout", "401", "breaker_open"):
         level = "warning" if status == "429" else "error"
         await add_log(
             conn,

@@ -26,14 +26,15 @@ async def test_weekly_facts_read_the_log_conventions(conn: asyncpg.Connection) -
     await seed_week(conn)
     f = await weekly_facts(conn, WEEK)
     assert f.rejections == [("max_qty", 3), ("allowlist", 1)], f"rejections by rule: {f.rejections}"
-    assert f.providers == [("polygon", 4, 2, 2), ("tradier", 1, 0, 0)], (
-        f"provider rows (calls, failures = 5xx/timeout, 429s), the 500 after the week excluded: {f.providers}"
+    assert f.providers == [("polygon", 6, 4, 2), ("tradier", 1, 0, 0)], (
+        "provider rows (calls, failures = 4xx/5xx but 429, timeout, breaker_open; 429s), "
+        f"the 500 after the week excluded: {f.providers}"
     )
     assert f.orders == [("placed", 2), ("rejected", 1), ("unknown", 1)], (
         f"orders by status in the week: {f.orders}"
     )
     assert f.alerts == [("ProviderErrors", "deduplicated", 1), ("ProviderErrors", "sent", 1)], f.alerts
-    assert ("providers", 2, 2) in f.problems and ("orders", 0, 4) in f.problems, (
+    assert ("providers", 4, 2) in f.problems and ("orders", 0, 4) in f.problems, (
         f"errors/warnings: {f.problems}"
     )
     assert (f.features, f.features_by_horizon) == (3, [("1d", 2, 2), ("1h", 1, 1)]), "features by horizon"

@@ -16,9 +16,11 @@ from app.api.schemas_tables import Level
 from app.ops.review.periods import Period
 
 TOP_N = 3
-# The same status vocabulary as the trader_provider_requests metric's `status` label.
+# Statuses as app/providers/journal.py records them (the trader_provider_requests metric's `status`
+# label): an HTTP status, or timeout/error/network/breaker_open. A 429 is counted on its own.
 PROVIDER_FAILURE = (
-    "(payload->>'status' ~ '^5' or payload->>'status' in ('timeout', 'error', 'network', 'breaker_open'))"
+    "((payload->>'status' ~ '^[45][0-9][0-9]$' and payload->>'status' <> '429')"
+    " or payload->>'status' in ('timeout', 'error', 'network', 'breaker_open'))"
 )
 
 
