@@ -35,6 +35,11 @@ cli.command("serve")(serve_command)
 cli.command("migrate")(migrate_command)
 cli.command("dev")(dev_command)
 
+from backtests.cli import backtest_cli, data_cli  # noqa: E402
+
+cli.add_typer(data_cli, name="data")
+cli.add_typer(backtest_cli, name="backtest")
+
 
 def main() -> None:
     cli()

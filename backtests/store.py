@@ -1,0 +1,203 @@
+"""Files: where the data sets are (a local folder or an s3:// bucket prefix), how DuckDB reads
+them, how new partitions are written, and where reports go.
+
+DuckDB's own `httpfs` extension is downloaded from DuckDB's extension server at first use and no
+PyPI package carries it for DuckDB 2.x, so s3:// goes through pyarrow's S3 filesystem instead:
+pyarrow lists and reads the objects, DuckDB scans the resulting Arrow dataset (with projection and
+filter push-down). Local folders are read by DuckDB's own Parquet reader.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from backtests.errors import BacktestInputError
+from backtests.layout import Dataset
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+_ARROW_TYPES = {"VARCHAR": "string", "DATE": "date32", "INTEGER": "int32"}
+
+
+@dataclass(frozen=True)
+class S3Options:
+    """Bucket credentials; defaults come from the standard AWS_* variables (Spaces speaks S3)."""
+
+    endpoint: str | None = None  # e.g. https://nyc3.digitaloceanspaces.com or http://127.0.0.1:8333
+    access_key: str | None = None
+    secret_key: str | None = None
+    region: str = "us-east-1"
+
+    @classmethod
+    def from_env(cls) -> S3Options:
+        return cls(
+            endpoint=os.environ.get("AWS_ENDPOINT_URL"),
+            access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            region=os.environ.get("AWS_REGION", "us-east-1"),
+        )
+
+    def filesystem(self) -> pafs.S3FileSystem:
+        import pyarrow.fs as pafs
+
+        if not (self.access_key and self.secret_key):
+            raise BacktestInputError(
+                "s3:// needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "(the bucket's access key pair)",
+                source="s3",
+            )
+        kwargs: dict[str, object] = {"region": self.region}
+        if self.endpoint:
+            url = urlparse(self.endpoint if "://" in self.endpoint else f"https://{self.endpoint}")
+            kwargs.update(endpoint_override=url.netloc, scheme=url.scheme)
+        return pafs.S3FileSystem(access_key=self.access_key, secret_key=self.secret_key, **kwargs)
+
+
+class DataRoot:
+    """A data root: `path/to/folder` or `s3://bucket/prefix`."""
+
+    def __init__(self, url: str, s3: S3Options | None = None) -> None:
+        import pyarrow.fs as pafs
+
+        self.url = url.rstrip("/")
+        if self.url.startswith("s3://"):
+            self.fs: pafs.FileSystem = (s3 or S3Options.from_env()).filesystem()
+            self.base = self.url.removeprefix("s3://")
+        elif "://" in self.url:
+            raise BacktestInputError(
+                "data root must be a local folder or an s3://bucket/prefix URL", source=url
+            )
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self.base = str(Path(self.url).resolve())
+
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+    def where(self, ds: Dataset) -> str:
+        return f"{self.url}/{ds.path}"
+
+    def files(self, ds: Dataset) -> list[str]:
+        """Every Parquet file of the data set (paths as the filesystem knows them)."""
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(f"{self.base}/{ds.path}", recursive=True, allow_not_found=True)
+        infos = self.fs.get_file_info(selector)
+        return sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet"))
+
+    def partitioning(self, ds: Dataset) -> object:
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
+        schema = pa.schema([(k, getattr(pa, _ARROW_TYPES[t])()) for k, t in ds.partitions])
+        return pads.partitioning(schema, flavor="hive")
+
+    def register(self, conn: duckdb.DuckDBPyConnection, ds: Dataset) -> bool:
+        """Create the view `ds.name` over the data set; False when it has no files."""
+        files = self.files(ds)
+        if not files:
+            return False
+        if self.is_s3:
+            import pyarrow.dataset as pads
+
+            arrow = pads.dataset(
+                files,
+                filesystem=self.fs,
+                format="parquet",
+                partitioning=self.partitioning(ds),
+                partition_base_dir=f"{self.base}/{ds.path}",
+            )
+            conn.register(f"{ds.name}_arrow", arrow)
+            conn.execute(f"create or replace view {ds.name} as select * from {ds.name}_arrow")
+        else:
+            types = ", ".join(f"'{k}': {t}" for k, t in ds.partitions)
+            glob = f"{self.base}/{ds.path}/**/*.parquet".replace("'", "''")
+            conn.execute(
+                f"create or replace view {ds.name} as select * from read_parquet('{glob}', "
+                f"hive_partitioning = true, hive_types = {{{types}}})"
+            )
+        self.check_columns(conn, ds)
+        return True
+
+    def check_columns(self, conn: duckdb.DuckDBPyConnection, ds: Dataset) -> None:
+        with self.readable(ds):
+            have = {row[0] for row in conn.execute(f"describe {ds.name}").fetchall()}
+        missing = [c for c in ds.required if c not in have]
+        if missing:
+            raise BacktestInputError(
+                f"the {ds.name} data set lacks columns scoring needs", source=self.where(ds), missing=missing
+            )
+
+    @contextmanager
+    def readable(self, *datasets: Dataset) -> Iterator[None]:
+        """Turn a reader failure into an error that names the corrupt file(s)."""
+        import duckdb
+        import pyarrow as pa
+
+        try:
+            yield
+        except (duckdb.IOException, duckdb.InvalidInputException, pa.ArrowInvalid, OSError) as exc:
+            bad = self.corrupt_files(datasets) or re.findall(r"[\"']([^\"']+\.parquet)[\"']", str(exc))
+            if not bad:
+                raise
+            raise BacktestInputError(
+                f"corrupt or unreadable Parquet file(s): {', '.join(bad)} ({str(exc).splitlines()[0]}); "
+                "delete or re-create them (trader data bars/export/synth)",
+                source=self.url,
+            ) from exc
+
+    def corrupt_files(self, datasets: tuple[Dataset, ...]) -> list[str]:
+        """Files whose Parquet footer cannot be read (only called after a failure)."""
+        import pyarrow.parquet as pq
+
+        bad = []
+        for ds in datasets:
+            for path in self.files(ds):
+                try:
+                    pq.read_metadata(path, filesystem=self.fs)
+                except (OSError, ValueError):
+                    bad.append(path if not self.is_s3 else f"s3://{path}")
+        return bad
+
+    def write(self, ds: Dataset, data: pa.Table, *, basename: str = "part-{i}.parquet") -> None:
+        """Write `data` (with the partition columns) into its partitions, replacing those partitions."""
+        import pyarrow.dataset as pads
+
+        pads.write_dataset(
+            data,
+            f"{self.base}/{ds.path}",
+            filesystem=self.fs,
+            format="parquet",
+            partitioning=self.partitioning(ds),
+            existing_data_behavior="delete_matching",
+            basename_template=basename,
+            max_rows_per_group=1 << 20,
+        )
+
+
+def connect(memory_limit: str = "2GB", threads: int | None = None, temp_dir: Path | None = None):
+    """A DuckDB connection whose memory use is bounded: big joins spill to `temp_dir` instead."""
+    import duckdb
+
+    config = {"memory_limit": memory_limit, "preserve_insertion_order": False}
+    if threads:
+        config["threads"] = threads
+    if temp_dir:
+        config["temp_directory"] = str(temp_dir)
+    try:
+        return duckdb.connect(config=config)
+    except duckdb.Error as exc:
+        raise BacktestInputError(
+            f"{exc} (memory limit is like 512MB or 2GB; threads a positive integer)", source="memory_limit"
+        ) from exc
