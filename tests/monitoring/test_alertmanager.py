@@ -107,7 +107,8 @@ def _alert(name: str, severity: str, component: str, **labels: str) -> dict:
         "labels": {"alertname": name, "severity": severity, "component": component, **labels},
         "annotations": {
             "summary": f"{name} summary sentence.",
-            "description": "A description that says what to do. " * 8,
+            # as long as test_rules allows a description template to be, plus room for values
+            "description": "A description that says what to do. " * 12,
             "runbook_url": f"docs/runbook.md#{name.lower()}",
         },
         # "now": an alert older than group_wait skips the wait (and its siblings) and is sent at once.
