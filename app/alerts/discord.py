@@ -16,7 +16,7 @@ import httpx
 import structlog
 
 from app.metrics import Metrics
-from app.providers.http import ProviderError, ProviderHTTP, header_retry_after
+from app.providers.http import ProviderHTTP, header_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +95,7 @@ class DiscordNotifier:
                     json={"content": content, "allowed_mentions": {"parse": []}},
                 )
                 self._outcome(alert, "sent")
-            except ProviderError as exc:
+            except Exception as exc:  # ProviderError, or anything else: the worker must survive it
                 self._outcome(alert, "failed")
                 log.error("alert_not_delivered", error=str(exc))
             finally:

@@ -73,8 +73,8 @@ class Journal:
                 async with self.pool.acquire() as conn:
                     await copy_rows(conn, LOGS, rows)
                 self.metrics.rows_written.labels("logs").inc(len(rows))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("journal_write_failed", rows=len(rows), error=type(exc).__name__)
+            except Exception as exc:  # the worker must outlive any one batch (database down, bad row)
+                log.warning("journal_write_failed", rows=len(rows), error=type(exc).__name__, detail=str(exc))
             finally:
                 for _ in rows:
                     self._queue.task_done()

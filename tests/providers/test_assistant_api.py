@@ -173,3 +173,10 @@ async def test_outcomes_are_journaled_as_logs_rows_for_the_review(make_stack) ->
     assert {"provider": "tradier", "status": "200"} in logs["providers"], logs["providers"]
     assert {"provider": "discord", "status": "204"} in logs["providers"], logs["providers"]
     assert logs["alerts"] == [{"alert": "TestAlert", "outcome": "sent"}]
+
+
+async def test_unknown_argument_is_a_422(make_stack) -> None:
+    async with make_stack() as stack:
+        response = await stack.client.post(EXEC, json=order(quantity="2"))
+    assert response.status_code == 422 and "quantity" in response.text
+    assert stack.tradier.posts_by_tag == {}

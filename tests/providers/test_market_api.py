@@ -77,3 +77,11 @@ async def test_unhandled_exception_is_a_500_and_an_alert(make_stack, monkeypatch
     assert response.status_code == 500 and "bug" not in response.text, "internals must not leak"
     alerts = [m["content"] for m in stack.discord.messages]
     assert any("TraderUnhandledException" in a and "RuntimeError" in a for a in alerts), alerts
+
+
+async def test_unknown_query_parameter_is_a_422(make_stack) -> None:
+    async with make_stack() as stack:
+        response = await stack.client.get(OVERVIEW, params={"symbol": "SPY"})
+    assert response.status_code == 422 and "symbol" in response.text, (
+        "a misspelt parameter must not be ignored"
+    )
