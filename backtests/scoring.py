@@ -128,6 +128,7 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
         span = f"between {params.start or 'the first'} and {params.end or 'the last'} date"
         raise BacktestInputError(f"no snapshots {span}: widen --start/--end", source=f"{where}/features")
     horizons = [parse_horizon(r["horizon"]) for r in found]
+    _check_horizons(horizons, have, where)
     _prepare(conn, have, params, horizons, min(r["e0"] for r in found), max(r["e1"] for r in found), where)
     slip_case = _slippage(conn, have, params) if "trades" in have else None
 
@@ -210,7 +211,6 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
     result.duplicates = total - result.overall["rows"] if params.drop_duplicates else 0
     if slip_case is not None or "trades" in have:
         result.slippage = _slippage_table(conn, result, params)
-    _check_horizons(result, have, where)
     return result
 
 
@@ -422,23 +422,14 @@ def brier_decomposition(bins: list[dict], overall: dict) -> dict[str, float]:
     }
 
 
-def _check_horizons(result: Scores, have: set[str], where: str) -> None:
-    """A horizon none of whose snapshots could be scored because its bars are absent is an input
-    error, not a result."""
-    scored = {r["horizon"] for r in result.groups.get("horizon", [])}
-    for h in result.horizons:
-        if h.label in scored:
-            continue
+def _check_horizons(horizons: list[Horizon], have: set[str], where: str) -> None:
+    """A horizon whose kind of bars is absent altogether is an input error, not a result (a
+    horizon with bars that cover none of its snapshots shows up in the unscored reasons)."""
+    for h in horizons:
         view = "bars_minute" if h.unit == "minute" else "bars_day"
-        path = "bars/timespan=minute" if h.unit == "minute" else "bars/timespan=day"
         if view not in have:
             raise BacktestInputError(
                 f"horizon {h.label!r} needs {h.unit} bars and there are none: run `trader data bars "
                 f"--timespan {h.unit}` for these symbols and dates",
-                source=f"{where}/{path}",
+                source=f"{where}/bars/timespan={h.unit}",
             )
-        raise BacktestInputError(
-            f"no snapshot with horizon {h.label!r} has {h.unit} bars covering it "
-            f"(see the unscored reasons); fetch bars for the snapshot dates",
-            source=f"{where}/{path}",
-        )

@@ -123,10 +123,11 @@ class DataRoot:
         else:
             types = ", ".join(f"'{k}': {t}" for k, t in ds.partitions)
             glob = f"{self.base}/{ds.path}/**/*.parquet".replace("'", "''")
-            conn.execute(
-                f"create or replace view {ds.name} as select * from read_parquet('{glob}', "
-                f"hive_partitioning = true, hive_types = {{{types}}})"
-            )
+            with self.readable(ds):
+                conn.execute(
+                    f"create or replace view {ds.name} as select * from read_parquet('{glob}', "
+                    f"hive_partitioning = true, hive_types = {{{types}}})"
+                )
         self.check_columns(conn, ds)
         return True
 
