@@ -111,10 +111,26 @@ class TradierClient:
             raise
         return self._parse(response)
 
-    def _orders_path(self) -> str:
-        if not self.account_id:
-            raise ProviderError("tradier", "config", "TRADIER_ACCOUNT_ID is not set")
-        return f"/v1/accounts/{self.account_id}/orders"
+    async def _orders_path(self) -> str:
+        return f"/v1/accounts/{await self.account()}/orders"
+
+    async def account(self) -> str:
+        """TRADIER_ACCOUNT_ID, or the token's only account (from the user profile, asked once)."""
+        if self.account_id:
+            return self.account_id
+        profile = (await self._call("GET", "/v1/user/profile")).get("profile") or {}
+        numbers = [
+            a.get("account_number") for a in _listify(profile.get("account")) if a.get("account_number")
+        ]
+        if len(numbers) != 1:
+            raise ProviderError(
+                "tradier",
+                "config",
+                f"TRADIER_ACCOUNT_ID is not set and the token has {len(numbers)} accounts"
+                + (f" ({', '.join(numbers)}): set it to one of them" if numbers else ""),
+            )
+        self.account_id = numbers[0]
+        return self.account_id
 
     async def quote_price(self, symbol: str, side: str) -> Decimal | None:
         """The price a market order would likely trade at: ask for buys, bid for sells, else last."""
@@ -128,14 +144,14 @@ class TradierClient:
         return Decimal(str(value)) if value else None
 
     async def preview(self, ticket: OrderTicket) -> dict[str, Any]:
-        body = await self._call("POST", self._orders_path(), data={**ticket.form(), "preview": "true"})
+        body = await self._call("POST", await self._orders_path(), data={**ticket.form(), "preview": "true"})
         return body.get("order") or {}
 
     async def place(self, ticket: OrderTicket, tag: str) -> dict[str, Any]:
         """Send the order once (never retried after it may have arrived); returns Tradier's
         `order` object (`id`, `status`)."""
         body = await self._call(
-            "POST", self._orders_path(), idempotent=False, data={**ticket.form(), "tag": tag}
+            "POST", await self._orders_path(), idempotent=False, data={**ticket.form(), "tag": tag}
         )
         order = body.get("order") or {}
         if "id" not in order:
@@ -144,7 +160,7 @@ class TradierClient:
 
     async def orders(self) -> list[dict[str, Any]]:
         """The account's orders, with their tags."""
-        body = await self._call("GET", self._orders_path(), params={"includeTags": "true"})
+        body = await self._call("GET", await self._orders_path(), params={"includeTags": "true"})
         return _listify(
             (body.get("orders") or {}).get("order") if isinstance(body.get("orders"), dict) else None
         )

@@ -34,8 +34,6 @@ class OrderRejectedByBroker(Exception):
 def tradier_of(providers: Providers) -> TradierClient:
     if providers.tradier is None:
         raise NotConfigured("TRADIER_ACCESS_TOKEN (or TRADIER_API_KEY)")
-    if not providers.tradier.account_id:
-        raise NotConfigured("TRADIER_ACCOUNT_ID")
     return providers.tradier
 
 

@@ -33,6 +33,7 @@ class FakeTradier:
     def __init__(self, token: str = TOKEN, account_id: str = "VA000001") -> None:
         self.token = token
         self.account_id = account_id
+        self.accounts = [account_id]  # what GET /v1/user/profile lists for the token
         self.buying_power = Decimal(100_000)
         self.orders: list[dict] = []
         self.posts_by_tag: dict[str, int] = {}
@@ -97,6 +98,26 @@ class FakeTradier:
             response = before or await call_next(request)
             response.headers.update(self._ratelimit_headers())
             return response
+
+        @app.get("/v1/user/profile")
+        async def profile() -> Response:
+            accounts = [
+                {
+                    "account_number": n,
+                    "classification": "individual",
+                    "date_created": "2024-01-02T00:00:00.000Z",
+                    "day_trader": False,
+                    "option_level": 2,
+                    "status": "active",
+                    "type": "margin",
+                    "last_update_date": "2024-01-02T00:00:00.000Z",
+                }
+                for n in self.accounts
+            ]
+            account = accounts[0] if len(accounts) == 1 else accounts
+            return JSONResponse(
+                {"profile": {"account": account, "id": "id-fake-trader", "name": "Fake Trader"}}
+            )
 
         @app.get("/v1/markets/quotes")
         async def quotes(symbols: str) -> Response:

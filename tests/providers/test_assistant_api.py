@@ -133,16 +133,29 @@ async def test_broker_rejection_is_a_422_with_its_messages(make_stack) -> None:
     assert "DayTradingBuyingPowerExceeded" in detail["messages"][0]
 
 
-async def test_tradier_not_configured_names_the_variables(make_stack) -> None:
+async def test_tradier_not_configured_names_the_variable(make_stack) -> None:
     async with make_stack(TRADIER_ACCESS_TOKEN=None) as stack:
-        no_token = await stack.client.post(EXEC, json=order())
-    async with make_stack(tradier_account_id=None) as stack:
-        no_account = await stack.client.post(EXEC, json=order())
+        response = await stack.client.post(EXEC, json=order())
     assert (
-        no_token.status_code == 503
-        and "TRADIER_ACCESS_TOKEN (or TRADIER_API_KEY) is not set" in no_token.text
+        response.status_code == 503
+        and "TRADIER_ACCESS_TOKEN (or TRADIER_API_KEY) is not set" in response.text
     )
-    assert no_account.status_code == 503 and no_account.json()["detail"] == "TRADIER_ACCOUNT_ID is not set"
+
+
+async def test_the_tokens_only_account_is_used_without_an_account_id(make_stack) -> None:
+    async with make_stack(tradier_account_id=None) as stack:
+        response = await stack.client.post(EXEC, json=order(client_order_id="api-7"))
+    assert response.status_code == 200, response.text
+    assert stack.tradier.placed("api-7") == 1
+
+
+async def test_several_accounts_without_an_account_id_is_a_503_listing_them(make_stack) -> None:
+    async with make_stack(tradier_account_id=None) as stack:
+        stack.tradier.accounts = ["VA000001", "VA000002"]
+        response = await stack.client.post(EXEC, json={**order(), "op": "orders.preview"})
+    detail = response.json()["detail"]
+    assert response.status_code == 503 and detail.startswith("TRADIER_ACCOUNT_ID is not set"), detail
+    assert "VA000001, VA000002" in detail
 
 
 async def test_tradier_down_is_a_503_and_nothing_is_sent(make_stack) -> None:
