@@ -203,3 +203,9 @@ def test_endpoint_with_the_bucket_in_it_is_rejected() -> None:
         load_backup_settings(
             s3_bucket="trader-backups", s3_endpoint="https://trader-backups.nyc3.digitaloceanspaces.com"
         )
+
+
+async def test_restoring_an_unknown_backup_points_to_the_list(settings: BackupSettings) -> None:
+    await failing(
+        restore(settings, "never_created", stamp="20200101T000000Z"), "20200101T000000Z", "backup list"
+    )

@@ -98,9 +98,14 @@ async def restore(
     report = progress or (lambda stage, n: None)
     server = server_url or settings.database_url
     store = BackupStore(settings)
+    complete, _ = await asyncio.to_thread(store.stamps)
     stamp = stamp or await asyncio.to_thread(store.latest)
     if stamp is None:
         raise BackupError(f"no backup in s3://{store.bucket}/{store.prefix}: nothing to restore")
+    if stamp not in complete:
+        raise BackupError(
+            f"no complete backup {stamp} in s3://{store.bucket}/{store.prefix}: see `trader backup list`"
+        )
     manifest = await asyncio.to_thread(store.manifest, stamp)
     if await _exists(server, database) and not confirm(
         f"database {database!r} exists: replace it with backup {stamp}?"
