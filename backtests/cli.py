@@ -159,7 +159,8 @@ def bars_command(
         settings = load_settings(TRADER_DEV_ALLOW_NO_TOKEN=True)  # no API token: this is not the service
     except SettingsError as exc:
         raise _fail(exc) from exc
-    client = open_polygon(settings, Metrics(CollectorRegistry()))
+    key = settings.polygon_api_key
+    client = open_polygon(settings, Metrics(CollectorRegistry())) if key and key.get_secret_value() else None
     if client is None:
         raise _fail(ValueError("POLYGON_API_KEY is not set: export your Polygon API key"))
     names = _symbols(symbols)

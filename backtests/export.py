@@ -84,7 +84,7 @@ def _table(records: list) -> pa.Table:
     import pyarrow as pa
 
     tz = ZoneInfo(EXCHANGE_TZ)
-    cols = {k: [r[k] for r in records] for k in records[0]}
+    cols = {k: [r[k] for r in records] for k in dict(records[0])}  # a Record iterates values
     cols["date"] = [t.astimezone(tz).date() for t in cols["ts"]]
     types = {"ts": pa.timestamp("us", tz="UTC"), "direction": pa.int8(), "tags": pa.list_(pa.string())}
     return pa.table({k: pa.array(v, types.get(k)) for k, v in cols.items()})

@@ -93,7 +93,13 @@ class DataRoot:
         import pyarrow.fs as pafs
 
         selector = pafs.FileSelector(f"{self.base}/{ds.path}", recursive=True, allow_not_found=True)
-        infos = self.fs.get_file_info(selector)
+        try:
+            infos = self.fs.get_file_info(selector)
+        except OSError as exc:
+            hint = (
+                "; check AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" if self.is_s3 else ""
+            )
+            raise BacktestInputError(f"cannot list {ds.path}: {exc}{hint}", source=self.url) from exc
         return sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet"))
 
     def partitioning(self, ds: Dataset) -> object:
