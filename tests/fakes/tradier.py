@@ -52,7 +52,7 @@ class FakeTradier:
         available = (
             self.rate_available if self.rate_available is not None else ALLOWED_PER_MINUTE - self._used
         )
-        expiry = int((time.time() // 60 + 1) * 60 * 1000)
+        expiry = int((time.time() + 60) * 1000)  # a rolling window: always a minute ahead
         return {
             "X-Ratelimit-Allowed": str(ALLOWED_PER_MINUTE),
             "X-Ratelimit-Used": str(self._used),

@@ -106,8 +106,8 @@ async def test_concurrent_submissions_over_http_reach_the_broker_once(make_stack
 
 
 async def test_after_a_timeout_the_resubmission_does_not_duplicate(make_stack) -> None:
-    async with make_stack(http_timeout_seconds=0.3) as stack:
-        stack.tradier.faults.add(Fault(status=0, delay=1.0, after=True))
+    async with make_stack(http_timeout_seconds=0.5) as stack:
+        stack.tradier.faults.add(Fault(status=0, delay=2.0, after=True))
         stack.tradier.faults.add(Fault(500, {"fault": "down"}, method="GET", path_contains=ORDERS), times=3)
         unsettled = await stack.client.post(EXEC, json=order(client_order_id="api-3"))
         settled = await stack.client.post(EXEC, json=order(client_order_id="api-3"))

@@ -47,8 +47,8 @@ async def test_retry_after_beyond_max_wait_fails_fast(polygon_fake, metrics: Met
 
 async def test_slow_answer_times_out_and_is_counted(polygon_fake, metrics: Metrics) -> None:
     fake, url = polygon_fake
-    fake.faults.add(Fault(status=0, delay=1.0), times=2)
-    http = http_for(url, metrics, timeout_seconds=0.2, max_retries=1)
+    fake.faults.add(Fault(status=0, delay=2.0), times=2)
+    http = http_for(url, metrics, timeout_seconds=0.5, max_retries=1)
     with pytest.raises(ProviderError) as caught:
         await http.request("GET", PREV)
     await http.aclose()

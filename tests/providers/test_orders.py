@@ -67,8 +67,8 @@ async def test_timeout_after_the_broker_accepted_is_reconciled(
     migrated_pool, tradier_fake, metrics: Metrics
 ) -> None:
     fake, url = tradier_fake
-    fake.faults.add(Fault(status=0, delay=1.0, after=True))  # order taken, answer too slow
-    outcome = await desk(migrated_pool, url, metrics, timeout_seconds=0.3).place(BUY, "ord-4")
+    fake.faults.add(Fault(status=0, delay=2.0, after=True))  # order taken, answer too slow
+    outcome = await desk(migrated_pool, url, metrics, timeout_seconds=0.5).place(BUY, "ord-4")
     assert outcome.status == "placed" and outcome.broker_order_id == fake.orders[0]["id"]
     assert fake.placed("ord-4") == 1, "the order was resent although the broker had it"
 
@@ -97,11 +97,11 @@ async def test_unsettled_order_is_settled_by_a_later_resubmission(
     migrated_pool, tradier_fake, metrics: Metrics
 ) -> None:
     fake, url = tradier_fake
-    fake.faults.add(Fault(status=0, delay=1.0, after=True))  # accepted, answer lost
+    fake.faults.add(Fault(status=0, delay=2.0, after=True))  # accepted, answer lost
     fake.faults.add(
         Fault(500, {"fault": "down"}, method="GET", path_contains=ORDERS), times=3
     )  # lookup fails
-    orders = desk(migrated_pool, url, metrics, timeout_seconds=0.3)
+    orders = desk(migrated_pool, url, metrics, timeout_seconds=0.5)
     with pytest.raises(OrderNotSettled, match="resubmit the same client_order_id"):
         await orders.place(BUY, "ord-7")
     assert (await stored(migrated_pool, "ord-7"))["status"] == "unknown"

@@ -90,8 +90,8 @@ async def test_exhausted_rate_limit_headers_pause_the_client(tradier_fake, metri
 
 async def test_order_post_that_timed_out_is_not_resent(tradier_fake, metrics: Metrics) -> None:
     fake, url = tradier_fake
-    fake.faults.add(Fault(status=0, delay=1.0, after=True))  # accepted, then the answer is too slow
-    tradier = client(url, metrics, timeout_seconds=0.3)
+    fake.faults.add(Fault(status=0, delay=2.0, after=True))  # accepted, then the answer is too slow
+    tradier = client(url, metrics, timeout_seconds=0.5)
     with pytest.raises(ProviderError) as caught:
         await tradier.place(BUY_SPY, "coid-4")
     await tradier.aclose()
