@@ -81,7 +81,10 @@ class HttpPolicy:
 
 class RateLimiter:
     """Token bucket: `per_minute` requests per minute with a burst of the same size, plus an
-    explicit pause (a provider's Retry-After or rate-limit headers say when to come back)."""
+    explicit pause (a provider's Retry-After or rate-limit headers say when to come back).
+
+    A caller reserves its token before sleeping (the balance may go negative), so every waiter
+    knows its own wait up front and fails at once when that exceeds what it may wait."""
 
     def __init__(self, per_minute: float) -> None:
         self.capacity = max(1.0, per_minute)
@@ -89,36 +92,29 @@ class RateLimiter:
         self.tokens = self.capacity
         self.updated = time.monotonic()
         self.paused_until = 0.0
-        self._lock = asyncio.Lock()
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.refill_per_second)
-        self.updated = now
-
     def wait_needed(self) -> float:
         now = time.monotonic()
-        self._refill(now)
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.refill_per_second)
+        self.updated = now
         shortfall = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.refill_per_second
         return max(shortfall, self.paused_until - now, 0.0)
 
     async def acquire(self, provider: str, max_wait: float) -> None:
-        # The lock makes waiters queue in order instead of all waking at once.
-        async with self._lock:
-            wait = self.wait_needed()
-            if wait > max_wait:
-                raise ProviderError(
-                    provider,
-                    "throttled",
-                    f"client-side rate limit: next request allowed in {wait:.1f}s",
-                    retry_after=wait,
-                )
-            if wait > 0:
-                await asyncio.sleep(wait)
-                self._refill(time.monotonic())
-            self.tokens = max(self.tokens - 1, 0.0)
+        wait = self.wait_needed()
+        if wait > max_wait:
+            raise ProviderError(
+                provider,
+                "throttled",
+                f"client-side rate limit: next request allowed in {wait:.1f}s",
+                retry_after=wait,
+            )
+        self.tokens -= 1  # reserved now (no await since the computation), spent after the wait
+        if wait > 0:
+            await asyncio.sleep(wait)
 
 
 class CircuitBreaker:

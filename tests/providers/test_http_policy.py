@@ -1,6 +1,8 @@
 """The shared outbound policy against a real HTTP server (the Polygon fake): retries, Retry-After,
 timeouts, the breaker, the client-side limit, and what is never retried."""
 
+import asyncio
+
 import pytest
 
 from app.metrics import Metrics
@@ -133,3 +135,18 @@ def test_retry_after_parses_seconds_and_dates() -> None:
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0, "a past date means no wait"
     assert parse_retry_after("soon") is None
+
+
+async def test_waiters_beyond_the_budget_fail_at_once_instead_of_queueing(
+    polygon_fake, metrics: Metrics
+) -> None:
+    fake, url = polygon_fake
+    http = http_for(url, metrics, rate_per_minute=60.0, max_wait_seconds=1.5)  # one token a second
+    http.limiter.tokens = 0.0
+    first, second = await asyncio.gather(
+        http.request("GET", PREV), http.request("GET", PREV), return_exceptions=True
+    )
+    await http.aclose()
+    assert not isinstance(first, BaseException), f"the first waiter (about 1 s) should go through: {first!r}"
+    assert isinstance(second, ProviderError) and second.kind == "throttled", repr(second)
+    assert fake.calls(PREV) == 1
