@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
 
@@ -65,51 +64,78 @@ def test_every_default_has_an_argument_spec_and_back() -> None:
     assert not unprefixed, f"role variables must be prefixed backup_: {unprefixed}"
 
 
-def render(name: str, values: dict) -> str:
-    env = jinja2.Environment(  # noqa: S701 - renders unit and env files, not HTML
-        loader=jinja2.FileSystemLoader(ROLE / "templates"), undefined=jinja2.StrictUndefined
+# What `trader inventory` writes to group_vars (infra.yml and the 0600 secrets.yml).
+INVENTORY_VARS = {
+    "trader_s3_bucket": "trader-backups-7f3a",
+    "trader_s3_endpoint": "https://fra1.digitaloceanspaces.com",
+    "trader_s3_region": "fra1",
+    "trader_s3_access_key_id": "DO00EXAMPLEKEY",
+    "trader_s3_secret_access_key": "example-secret",
+    "trader_database_url": "postgresql://trader:s3cret@127.0.0.1:5432/trader",
+}
+RENDER_PLAYBOOK = """
+- name: Render the backup role's templates as the role would
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars_files:
+    - {defaults}
+  tasks:
+    - name: Render each template
+      ansible.builtin.template:
+        src: {templates}/{{{{ item }}}}.j2
+        dest: {out}/{{{{ item }}}}
+        mode: "0600"
+      loop: [trader-backup.service, trader-backup.timer, backup.env]
+"""
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The role's templates rendered by Ansible itself, with its defaults and the inventory's vars."""
+    out = tmp_path_factory.mktemp("backup-role")
+    playbook = out / "render.yml"
+    playbook.write_text(
+        RENDER_PLAYBOOK.format(defaults=ROLE / "defaults" / "main.yml", templates=ROLE / "templates", out=out)
     )
-    return env.get_template(name).render(**values)
-
-
-@pytest.fixture
-def role_values(tmp_path: Path) -> dict:
-    return defaults() | {
-        "ansible_managed": "Ansible managed (test render)",
+    extra = INVENTORY_VARS | {
         "backup_trader_bin": str(Path(sys.executable).parent / "trader"),
-        "backup_env_file": str(tmp_path / "backup.env"),
+        "backup_env_file": str(out / "backup.env"),
         "backup_user": "root",
-        "backup_database_url": "postgresql://trader:s3cret@127.0.0.1:5432/trader",
-        "backup_s3_bucket": "trader-backups",
-        "backup_s3_access_key_id": "DO00EXAMPLEKEY",
-        "backup_s3_secret_access_key": "example-secret",
         "backup_age_recipients": [RECIPIENT],
+        "ansible_python_interpreter": sys.executable,  # the venv, not whatever discovery finds
     }
+    (out / "extra.yml").write_text(yaml.safe_dump(extra))
+    result = subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", str(playbook), "-e", f"@{out / 'extra.yml'}"],
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"rendering the role's templates failed:\n{result.stdout}\n{result.stderr}"
+    return out
 
 
-def test_rendered_units_pass_systemd_analyze_verify(tmp_path: Path, role_values: dict) -> None:
-    units = []
-    for name in ("trader-backup.service", "trader-backup.timer"):
-        path = tmp_path / name
-        path.write_text(render(f"{name}.j2", role_values))
-        units.append(str(path))
-    Path(role_values["backup_env_file"]).write_text(render("backup.env.j2", role_values))
+def test_rendered_units_pass_systemd_analyze_verify(rendered: Path) -> None:
+    units = [str(rendered / "trader-backup.service"), str(rendered / "trader-backup.timer")]
     result = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True)
     assert result.returncode == 0, f"systemd-analyze verify rejected the units:\n{result.stderr}"
 
 
-def test_rendered_env_file_configures_the_tool(role_values: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    for line in render("backup.env.j2", role_values).splitlines():
+def test_rendered_env_file_configures_the_tool_from_the_inventory(
+    rendered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for line in (rendered / "backup.env").read_text().splitlines():
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
             monkeypatch.setenv(key, value)
     settings = BackupSettings()
-    assert settings.database_url == role_values["backup_database_url"]
-    assert (
-        settings.s3_bucket == "trader-backups" and settings.s3_endpoint == role_values["backup_s3_endpoint"]
-    )
+    assert settings.database_url == INVENTORY_VARS["trader_database_url"]
+    assert settings.s3_bucket == INVENTORY_VARS["trader_s3_bucket"]
+    assert settings.s3_endpoint == INVENTORY_VARS["trader_s3_endpoint"]
+    assert settings.s3_region == INVENTORY_VARS["trader_s3_region"]
     assert settings.age_recipients == [RECIPIENT]
     assert (settings.keep_daily, settings.keep_weekly, settings.keep_monthly) == (7, 4, 6)
-    assert str(settings.textfile_dir) == role_values["backup_textfile_dir"]
+    assert str(settings.textfile_dir) == defaults()["backup_textfile_dir"]
     assert settings.s3_secret_access_key is not None
-    assert settings.s3_secret_access_key.get_secret_value() == "example-secret"
+    assert settings.s3_secret_access_key.get_secret_value() == INVENTORY_VARS["trader_s3_secret_access_key"]
