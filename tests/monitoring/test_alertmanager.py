@@ -169,11 +169,13 @@ def test_a_burst_of_one_alert_becomes_one_discord_message_within_limits(
     )
     embed = payload["embeds"][0]
     assert embed["title"] == "[FIRING:30] TraderProviderHighErrorRate (warning)", f"title: {embed['title']!r}"
-    assert "TraderProviderHighErrorRate summary sentence." in embed["description"], embed["description"]
-    assert "Runbook: docs/runbook.md#traderproviderhigherrorrate" in embed["description"], embed[
-        "description"
-    ]
-    assert "30 alerts in this group; the first 5 are shown" in embed["description"], embed["description"]
+    lines = embed["description"].splitlines()
+    assert lines[0] == "**TraderProviderHighErrorRate summary sentence.**", f"first line: {lines[0]!r}"
+    items = [line for line in lines if line.startswith("- ")]
+    assert len(items) == 6 and items[-1].startswith("- … 30 in this group, the first 5 shown"), (
+        f"want 5 descriptions and a count of the rest, got {items}"
+    )
+    assert lines[-1] == "Runbook: docs/runbook.md#traderproviderhigherrorrate", f"last line: {lines[-1]!r}"
     assert discord.paths[0].startswith("/api/webhooks/"), f"posted to {discord.paths[0]}"
 
 
@@ -210,4 +212,4 @@ def test_a_resolved_alert_is_announced(alertmanager: str, discord: DiscordReceiv
         lambda: discord.messages_titled("[RESOLVED] TraderBackupTooOld"), 30, "the resolved message"
     )
     description = messages[0]["embeds"][0]["description"]
-    assert description.startswith("**Resolved: TraderBackupTooOld summary sentence.**"), description
+    assert "\n- Resolved: A description that says what to do." in description, description
