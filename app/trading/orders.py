@@ -11,8 +11,10 @@
    first, exactly as in 3.
 """
 
+import asyncio
 import hashlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 
 import asyncpg
@@ -23,6 +25,8 @@ from app.providers.http import ProviderError
 from app.providers.tradier import OrderTicket, TradierClient, TradierRejected
 
 LOCK_NAMESPACE = 7_305_002  # seed for the advisory-lock key derived from the client order id
+LOCK_WAIT_SECONDS = 20.0  # longer than one send plus one lookup under the default HTTP policy
+LOCK_POLL_SECONDS = 0.05
 MAX_SENDS = 2  # the first send plus at most one resend after a lookup proved the first absent
 
 
@@ -73,9 +77,7 @@ class OrderDesk:
     async def place(self, ticket: OrderTicket, client_order_id: str) -> OrderOutcome:
         """Guardrails are the caller's job (app/trading/guardrails.py); this is the protocol."""
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                "select pg_advisory_lock(hashtextextended($1, $2))", client_order_id, LOCK_NAMESPACE
-            )
+            await self._lock(conn, client_order_id)
             try:
                 return await self._place_locked(conn, ticket, client_order_id)
             finally:
@@ -84,6 +86,21 @@ class OrderDesk:
                     await conn.execute(
                         "select pg_advisory_unlock(hashtextextended($1, $2))", client_order_id, LOCK_NAMESPACE
                     )
+
+    @staticmethod
+    async def _lock(conn: asyncpg.Connection, coid: str) -> None:
+        """Take the id's advisory lock, polling, so that a long-running holder (a slow broker)
+        makes this submission answer "in progress" instead of tripping the statement timeout."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while not await conn.fetchval(
+            "select pg_try_advisory_lock(hashtextextended($1, $2))", coid, LOCK_NAMESPACE
+        ):
+            if time.monotonic() > deadline:
+                raise OrderNotSettled(
+                    f"another submission of client_order_id {coid} is still in progress; resubmit it shortly",
+                    retry_after=1.0,
+                )
+            await asyncio.sleep(LOCK_POLL_SECONDS)
 
     async def _place_locked(self, conn: asyncpg.Connection, ticket: OrderTicket, coid: str) -> OrderOutcome:
         digest = request_hash(ticket)

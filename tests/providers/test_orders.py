@@ -10,7 +10,8 @@ import pytest
 from app.db import repo_orders
 from app.metrics import Metrics
 from app.providers.tradier import OrderTicket
-from app.trading.orders import OrderConflict, OrderDesk, OrderNotSettled
+from app.trading import orders as orders_module
+from app.trading.orders import LOCK_NAMESPACE, OrderConflict, OrderDesk, OrderNotSettled
 from tests.fakes.faults import Fault
 from tests.providers.helpers import sample, tradier_for
 
@@ -143,3 +144,16 @@ async def test_broker_unreachable_leaves_it_pending_then_sends(
     assert (await stored(migrated_pool, "ord-10"))["status"] == "pending"
     outcome = await desk(migrated_pool, url, metrics).place(BUY, "ord-10")
     assert outcome.status == "placed" and fake.placed("ord-10") == 1
+
+
+async def test_submission_while_another_holds_the_id_answers_in_progress(
+    migrated_pool, tradier_fake, metrics: Metrics, monkeypatch
+) -> None:
+    fake, url = tradier_fake
+    monkeypatch.setattr(orders_module, "LOCK_WAIT_SECONDS", 0.2)
+    async with migrated_pool.acquire() as holder:  # a submission stuck at a slow broker
+        await holder.execute("select pg_advisory_lock(hashtextextended($1, $2))", "ord-11", LOCK_NAMESPACE)
+        with pytest.raises(OrderNotSettled, match="in progress"):
+            await desk(migrated_pool, url, metrics).place(BUY, "ord-11")
+        await holder.execute("select pg_advisory_unlock_all()")
+    assert fake.placed("ord-11") == 0
