@@ -108,3 +108,20 @@ async def test_verify_detects_a_manifest_that_does_not_match(settings: BackupSet
         assert "public.trades" in str(exc) and "does not match" in str(exc), f"unclear mismatch report: {exc}"
     else:
         raise AssertionError("verify accepted a restore whose row count differs from the manifest")
+
+
+async def test_restore_onto_a_fresh_server(settings: BackupSettings) -> None:
+    """The disaster case: the droplet is gone, a new empty cluster takes the backup."""
+    from app.ops.localpg import PostgresServer
+
+    await write_through_service(settings.database_url, trades=12, features=6, logs=4)
+    before = await ordered_digests(settings.database_url)
+    await run_and_report(settings)
+    fresh = PostgresServer().start()
+    try:
+        restored = await restore(settings, "trader", server_url=fresh.url("postgres"), confirm=lambda q: True)
+        assert restored.database == "trader"
+        after = await ordered_digests(fresh.url("trader"))
+    finally:
+        fresh.destroy()
+    assert after == before, f"tables differ on the fresh server: before={before} after={after}"
