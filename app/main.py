@@ -57,7 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("stopped")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, instrument: bool = True) -> FastAPI:
+    """`instrument=False` leaves out the HTTP metrics middleware and /metrics (the benchmark's
+    baseline for what instrumentation costs)."""
     app = FastAPI(
         title="Solo Trader Stack API",
         version=__version__,
@@ -69,14 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(api_router)
-    Instrumentator(registry=app.state.metrics.registry, excluded_handlers=["^/metrics$"]).instrument(
-        app
-    ).expose(
-        app,
-        tags=["diag"],
-        summary="Prometheus metrics (text exposition format)",
-        response_class=PlainTextResponse,
-    )
+    if instrument:
+        Instrumentator(registry=app.state.metrics.registry, excluded_handlers=["^/metrics$"]).instrument(
+            app
+        ).expose(
+            app,
+            tags=["diag"],
+            summary="Prometheus metrics (text exposition format)",
+            response_class=PlainTextResponse,
+        )
     app.add_middleware(RequestLogMiddleware)
     return app
 

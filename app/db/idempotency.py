@@ -36,11 +36,13 @@ Work = Callable[[asyncpg.Connection], Awaitable[tuple[int, Any]]]
 
 
 async def run_once(pool: asyncpg.Pool, route: str, key: str | None, digest: str, work: Work) -> Outcome:
-    """Run `work` (in a transaction) unless `key` already ran for `route`; without a key, just run it."""
-    async with pool.acquire() as conn, conn.transaction():
-        if key is None:
+    """Run `work` (in a transaction) unless `key` already ran for `route`; without a key, just run
+    it (a single INSERT or COPY is atomic on its own: no transaction round trips)."""
+    if key is None:
+        async with pool.acquire() as conn:
             status_code, body = await work(conn)
-            return Outcome(status_code, body, replayed=False)
+        return Outcome(status_code, body, replayed=False)
+    async with pool.acquire() as conn, conn.transaction():
         claimed = await conn.fetchval(
             "insert into idempotency_keys (route, key, request_hash) values ($1, $2, $3)"
             " on conflict do nothing returning true",
