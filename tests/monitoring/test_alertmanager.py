@@ -213,3 +213,33 @@ def test_a_resolved_alert_is_announced(alertmanager: str, discord: DiscordReceiv
     )
     description = messages[0]["embeds"][0]["description"]
     assert "\n- Resolved: A description that says what to do." in description, description
+
+
+def test_a_nearly_full_disk_silences_only_its_own_fill_prediction(alertmanager: str) -> None:
+    disk = {"instance": "node-exporter:9100"}
+    _post(
+        alertmanager,
+        [
+            _alert("TraderHostDiskAlmostFull", "critical", "host", mountpoint="/", **disk),
+            _alert("TraderHostDiskWillFillIn24h", "warning", "host", mountpoint="/", **disk),
+            _alert("TraderHostDiskWillFillIn24h", "warning", "host", mountpoint="/mnt/trader_data", **disk),
+        ],
+    )
+
+    def fill_predictions() -> dict[str, bool]:
+        alerts = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=10).json()
+        return {
+            a["labels"]["mountpoint"]: bool(a["status"]["inhibitedBy"])
+            for a in alerts
+            if a["labels"]["alertname"] == "TraderHostDiskWillFillIn24h"
+        }
+
+    # Inhibition is computed as alerts arrive: poll until it settles (or time out naming the rule).
+    wanted = {"/": True, "/mnt/trader_data": False}
+    try:
+        wait_until(lambda: fill_predictions() == wanted, 15, "the disk inhibition to settle")
+    except AssertionError:
+        raise AssertionError(
+            "TraderHostDiskAlmostFull must inhibit the prediction on its own mountpoint only: "
+            f"want {wanted} (mountpoint: inhibited), got {fill_predictions()}"
+        ) from None
