@@ -78,6 +78,8 @@ class SeaweedS3:
             # each bucket is a collection with volumes of its own: the default cap (8) runs out
             # after a bucket or two; 0 = as many as the free disk allows
             "-volume.max=0",
+            # a single master: after a restart (outage tests) it need not wait 10 s to elect itself
+            "-master.electionTimeout=1s",
         ]
         for name in self.ports:
             cmd.append(f"-{name}.port={self.ports[name]}")
