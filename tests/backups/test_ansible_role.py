@@ -136,6 +136,7 @@ def test_rendered_env_file_configures_the_tool_from_the_inventory(
     assert settings.s3_region == INVENTORY_VARS["trader_s3_region"]
     assert settings.age_recipients == [RECIPIENT]
     assert (settings.keep_daily, settings.keep_weekly, settings.keep_monthly) == (7, 4, 6)
+    assert settings.allow_empty is False
     assert str(settings.textfile_dir) == defaults()["backup_textfile_dir"]
     assert settings.s3_secret_access_key is not None
     assert settings.s3_secret_access_key.get_secret_value() == INVENTORY_VARS["trader_s3_secret_access_key"]
