@@ -7,6 +7,7 @@ shared policy never repeats it after it may have reached Tradier (see app/tradin
 how the outcome is reconciled instead).
 """
 
+import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -78,6 +79,19 @@ def _listify(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _messages(errors: Any) -> list[str]:
+    listed = _listify(errors.get("error")) if isinstance(errors, dict) else _listify(errors)
+    return [str(e) for e in listed] or ["rejected"]
+
+
 class TradierClient:
     def __init__(self, http: ProviderHTTP, account_id: str | None) -> None:
         self.http = http
@@ -88,15 +102,15 @@ class TradierClient:
 
     @staticmethod
     def _parse(response: httpx.Response) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ProviderError("tradier", "http", f"unparseable reply: {response.text[:200]!r}") from exc
-        if not isinstance(body, dict):
-            raise ProviderError("tradier", "http", f"unexpected reply: {response.text[:200]!r}")
+        body = _json_object(response.text)
+        if body is None:
+            # Tradier answered (2xx) but not as expected: it may have acted on the request, so an
+            # order caller must reconcile rather than resend.
+            raise ProviderError(
+                "tradier", "http", f"unexpected reply: {response.text[:200]!r}", maybe_delivered=True
+            )
         if "errors" in body:
-            errors = body["errors"] or {}
-            raise TradierRejected([str(e) for e in _listify(errors.get("error"))] or ["rejected"])
+            raise TradierRejected(_messages(body["errors"]))
         return body
 
     async def _call(
@@ -106,8 +120,9 @@ class TradierClient:
             response = await self.http.request(method, path, idempotent=idempotent, **kwargs)
         except ProviderError as exc:
             # A 4xx with an errors body is a refusal with reasons, not an outage.
-            if exc.status_code is not None and 400 <= exc.status_code < 500 and exc.status_code != 429:
-                self._parse(httpx.Response(exc.status_code, text=exc.body))
+            body = _json_object(exc.body) if exc.status_code and 400 <= exc.status_code < 500 else None
+            if body is not None and "errors" in body and exc.status_code != 429:
+                raise TradierRejected(_messages(body["errors"])) from exc
             raise
         return self._parse(response)
 
@@ -155,7 +170,9 @@ class TradierClient:
         )
         order = body.get("order") or {}
         if "id" not in order:
-            raise ProviderError("tradier", "http", f"order reply without an id: {body!r}")
+            raise ProviderError(
+                "tradier", "http", f"order reply without an id: {body!r}", maybe_delivered=True
+            )
         return order
 
     async def orders(self) -> list[dict[str, Any]]:

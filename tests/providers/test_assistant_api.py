@@ -193,3 +193,10 @@ async def test_unknown_argument_is_a_422(make_stack) -> None:
         response = await stack.client.post(EXEC, json=order(quantity="2"))
     assert response.status_code == 422 and "quantity" in response.text
     assert stack.tradier.posts_by_tag == {}
+
+
+async def test_wrong_tradier_token_is_a_502_naming_the_variable(make_stack) -> None:
+    async with make_stack() as stack:
+        stack.tradier.token = "revoked"
+        response = await stack.client.post(EXEC, json={**order(), "op": "orders.preview"})
+    assert response.status_code == 502 and "TRADIER_ACCESS_TOKEN" in response.json()["detail"]

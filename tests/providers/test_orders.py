@@ -157,3 +157,15 @@ async def test_submission_while_another_holds_the_id_answers_in_progress(
             await desk(migrated_pool, url, metrics).place(BUY, "ord-11")
         await holder.execute("select pg_advisory_unlock_all()")
     assert fake.placed("ord-11") == 0
+
+
+async def test_garbled_success_reply_is_reconciled_not_resent(
+    migrated_pool, tradier_fake, metrics: Metrics
+) -> None:
+    fake, url = tradier_fake
+    fake.faults.add(Fault(200, None, after=True))  # accepted, but the 200 carries no JSON
+    outcome = await desk(migrated_pool, url, metrics).place(BUY, "ord-12")
+    assert outcome.status == "placed" and outcome.broker_order_id == fake.orders[0]["id"]
+    assert fake.placed("ord-12") == 1, (
+        "a 200 Tradier answered may have placed the order: never resend it blindly"
+    )
