@@ -87,11 +87,12 @@ class PolygonClient:
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.http.request("GET", path, params=params)
-        body = response.json()
-        if body.get("status") not in ("OK", "DELAYED"):
-            raise ProviderError(
-                "polygon", "http", f"GET {path}: status {body.get('status')}: {body.get('error') or ''}"
-            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ProviderError("polygon", "http", f"GET {path}: not JSON: {response.text[:200]!r}") from exc
+        if not isinstance(body, dict) or body.get("status") not in ("OK", "DELAYED"):
+            raise ProviderError("polygon", "http", f"GET {path}: unexpected reply {str(body)[:200]}")
         return body
 
     async def _cached(self, key: tuple, fetch: Any) -> Any:

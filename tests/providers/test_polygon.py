@@ -8,6 +8,7 @@ import pytest
 from app.metrics import Metrics
 from app.providers.http import ProviderError
 from app.providers.polygon import PolygonClient
+from tests.fakes.faults import Fault
 from tests.fakes.polygon import close_on, ny_today, sessions
 from tests.providers.helpers import http_for
 
@@ -85,3 +86,12 @@ async def test_wrong_key_is_an_error_naming_the_status(polygon_fake, metrics: Me
         await polygon.previous_close("SPY")
     await polygon.aclose()
     assert caught.value.status_code == 401 and "Unknown API Key" in caught.value.body
+
+
+async def test_garbled_reply_is_a_provider_error(polygon_fake, metrics: Metrics) -> None:
+    fake, url = polygon_fake
+    fake.faults.add(Fault(200, None))
+    polygon = client(url, metrics)
+    with pytest.raises(ProviderError, match="not JSON"):
+        await polygon.previous_close("SPY")
+    await polygon.aclose()
