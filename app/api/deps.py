@@ -1,4 +1,7 @@
-"""Typed dependencies every route uses: settings, pool, metrics, and the bearer-token guard."""
+"""Typed dependencies every route uses: settings, pool, metrics, and the bearer-token guard.
+
+All are `async def` although none awaits: FastAPI runs plain `def` dependencies in a thread pool,
+a thread hop per dependency per request."""
 
 import hmac
 from typing import Annotated
@@ -12,19 +15,19 @@ from app.metrics import Metrics
 from app.providers.registry import Providers
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-def get_providers(request: Request) -> Providers:
+async def get_providers(request: Request) -> Providers:
     return request.app.state.providers
 
 
@@ -36,7 +39,7 @@ ProvidersDep = Annotated[Providers, Depends(get_providers)]
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer $API_TOKEN`")
 
 
-def require_token(
+async def require_token(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -32,7 +32,8 @@ async def test_batch_is_stored_with_ids_in_request_order(service: Service, pg_ur
 async def test_a_batch_with_one_invalid_row_stores_nothing(client: httpx.AsyncClient) -> None:
     r = await client.post("/api/v1/trades", json=[trade(), trade(qty="0")])
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"][-1] == "qty", f"422 must name the field: {r.json()}"
+    loc = r.json()["detail"][0]["loc"]
+    assert loc[-2:] == [1, "qty"], f"422 must name the row and the field: {r.json()}"
     listed = (await client.get("/api/v1/trades")).json()
     assert listed["items"] == [], "nothing may be stored from a rejected batch"
 

@@ -2,7 +2,7 @@
 
 Each service figure stands next to a raw-asyncpg baseline measured in the same run, against the
 same throwaway PostgreSQL cluster. The service runs in its own uvicorn process (one worker, as
-deployed), the load generator (httpx) in this one. Prints a table and replaces the "API service"
+deployed), a minimal HTTP/1.1 load generator in this one. Prints a table and replaces the "API service"
 section of docs/benchmarks.md.
 
     .venv/bin/python tests/benchmarks/bench_api.py [--requests 2000] [--concurrency 8]
@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -298,6 +299,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds for the /metrics cost")
     args = parser.parse_args()
+    # SIGTERM (and SIGINT even when started in the background) unwinds like Ctrl-C, so the servers
+    # and the throwaway cluster are always removed
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.default_int_handler)
     load = os.getloadavg()[0]
     results = asyncio.run(run(args))
     body = render(results, args)
@@ -306,10 +311,12 @@ def main() -> int:
     section = (
         f"{HEADING}\n\n`tests/benchmarks/bench_api.py --requests {args.requests} --concurrency "
         f"{args.concurrency}` on {stamp}: PostgreSQL {results['pg_major']} (fsync off, throwaway cluster), "
-        f"the service in one uvicorn process, the httpx load generator in another, all on loopback on "
-        f"{os.cpu_count()} cores; load average {load:.1f} at start (the machine was shared with other "
-        "jobs, so absolute figures are low and noisy; the ratios compare runs made minutes apart). "
-        "Service latency includes the HTTP client's own overhead; the raw baseline has none.\n\n"
+        "the service in one uvicorn process (as deployed), a minimal keep-alive HTTP/1.1 load generator "
+        f"(asyncio streams) in this one, all on loopback on {os.cpu_count()} cores; load average "
+        f"{load:.1f} at start. The machine was shared with other busy jobs, so absolute figures are low "
+        "and noisy; the /metrics comparison alternates the instrumented and bare servers for "
+        f"{args.rounds} rounds and takes medians. Service latency includes the HTTP round trip and the "
+        "load generator; the raw baseline has neither.\n\n"
         f"{body}\n"
     )
     replace_section(HEADING, section)
