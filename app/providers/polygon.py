@@ -56,17 +56,20 @@ class Quotes:
 
 
 def _bar(symbol: str, raw: dict[str, Any]) -> Bar:
-    return Bar(
-        symbol=symbol,
-        start=datetime.fromtimestamp(raw["t"] / 1000, tz=UTC),
-        open=float(raw["o"]),
-        high=float(raw["h"]),
-        low=float(raw["l"]),
-        close=float(raw["c"]),
-        volume=float(raw.get("v", 0)),
-        vwap=raw.get("vw"),
-        transactions=raw.get("n"),
-    )
+    try:
+        return Bar(
+            symbol=symbol,
+            start=datetime.fromtimestamp(raw["t"] / 1000, tz=UTC),
+            open=float(raw["o"]),
+            high=float(raw["h"]),
+            low=float(raw["l"]),
+            close=float(raw["c"]),
+            volume=float(raw.get("v", 0)),
+            vwap=raw.get("vw"),
+            transactions=raw.get("n"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProviderError("polygon", "http", f"malformed bar for {symbol}: {str(raw)[:200]}") from exc
 
 
 def _pct(now: float, before: float | None) -> float | None:
@@ -149,7 +152,7 @@ class PolygonClient:
         body = await self._get(
             f"/v2/aggs/grouped/locale/us/market/stocks/{day.isoformat()}", {"adjusted": "true"}
         )
-        bars = {raw["T"]: _bar(raw["T"], raw) for raw in body.get("results") or []}
+        bars = {raw["T"]: _bar(raw["T"], raw) for raw in body.get("results") or [] if raw.get("T")}
         if day < datetime.now(NEW_YORK).date():  # a finished day never changes
             self._grouped[day] = bars
             for old in sorted(self._grouped)[:-GROUPED_DAYS_KEPT]:
@@ -162,6 +165,8 @@ class PolygonClient:
         )
         quotes = []
         for t in body.get("tickers") or []:
+            if not t.get("ticker"):
+                continue
             day, prev, last = t.get("day") or {}, t.get("prevDay") or {}, t.get("lastTrade") or {}
             price = last.get("p") or day.get("c") or prev.get("c")
             if not price:
