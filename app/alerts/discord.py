@@ -67,18 +67,20 @@ class DiscordNotifier:
     def notify(self, content: str, key: str | None = None, alert: str | None = None) -> None:
         """Queue an alert. `key` identifies "the same alert" for de-duplication (default: the
         text); `alert` is its name for the records (default: the key)."""
-        log.warning("alert", alert=content[:200])
-        if self.http is None:
-            return
         key = key or content
         alert = alert or key[:80]
         now = time.monotonic()
         if now - self._last_sent.get(key, -float("inf")) < self.dedup_seconds:
-            self._outcome(alert, "deduplicated")
+            if self.http is not None:
+                self._outcome(alert, "deduplicated")
             return
         if len(self._last_sent) > QUEUE_SIZE:  # forget keys whose window has passed
             self._last_sent = {k: t for k, t in self._last_sent.items() if now - t < self.dedup_seconds}
         self._last_sent[key] = now
+        # logged once per de-duplication window, Discord or not
+        log.warning("alert", alert=alert, content=content[:500])
+        if self.http is None:
+            return
         try:
             self._queue.put_nowait((alert, fit(content)))
         except asyncio.QueueFull:
