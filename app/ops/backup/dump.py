@@ -26,7 +26,12 @@ async def run_tool(*args: str, env: dict[str, str]) -> str:
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
     )
-    out, err = await proc.communicate()
+    try:
+        out, err = await proc.communicate()
+    except asyncio.CancelledError:  # the run failed elsewhere: do not leave the tool running
+        proc.kill()
+        await proc.wait()
+        raise
     if proc.returncode != 0:
         raise BackupError(f"{Path(args[0]).name} failed (exit {proc.returncode}): {err.decode().strip()}")
     return out.decode()
@@ -60,9 +65,11 @@ async def dump(conn: asyncpg.Connection, settings: BackupSettings, stamp: str, o
         try:
             sums = await table_sums(conn)
             extensions = dict(await conn.fetch("select extname, extversion from pg_extension"))
-        finally:
-            await asyncio.wait([pg_dump])
-        pg_dump.result()
+        except BaseException:
+            pg_dump.cancel()
+            await asyncio.gather(pg_dump, return_exceptions=True)
+            raise
+        await pg_dump
         toc = await run_tool(str(bindir / "pg_restore"), "--list", str(out), env=env)
     manifest = Manifest(
         stamp=stamp,
