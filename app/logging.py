@@ -7,13 +7,15 @@ are never logged, and `_redact` blanks any field whose name looks like a credent
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
 SECRET_HINTS = ("authorization", "token", "password", "secret", "api_key", "webhook")
 
 
-def _redact(_logger: object, _method: str, event: dict) -> dict:
+def _redact(_logger: object, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in event:
         if any(hint in key.lower() for hint in SECRET_HINTS):
             event[key] = "[redacted]"
@@ -31,7 +33,7 @@ class _StdoutHandler(logging.StreamHandler):
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Route structlog and the standard library (uvicorn, asyncpg) through one renderer."""
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

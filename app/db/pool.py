@@ -20,7 +20,7 @@ from app.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 # Errors that mean "the database is not reachable right now" rather than "the request is wrong".
-DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
+DB_UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
