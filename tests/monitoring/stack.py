@@ -1,7 +1,7 @@
 """The monitored stack on loopback, for the dashboard test: the service (uvicorn, as deployed)
 against its own throwaway PostgreSQL cluster and the provider fakes, node-exporter (with the
-backup textfile metrics), postgres_exporter, and a Prometheus running the committed config with
-only the target addresses and intervals changed.
+backup textfile metrics), postgres_exporter, Alertmanager (rendered as deployed), and a
+Prometheus running the committed config and rules with only the addresses and intervals changed.
 """
 
 from __future__ import annotations
