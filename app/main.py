@@ -22,7 +22,7 @@ from app.api.middleware import RequestLogMiddleware
 from app.api.openapi import DESCRIPTION, TAGS
 from app.api.router import api_router
 from app.core.config import Settings, load_settings
-from app.db.pool import bind_pool_metrics, open_database, probe_forever
+from app.db.pool import bind_pool_metrics, housekeeping, open_database
 from app.logging import configure_logging
 from app.metrics import Metrics
 from app.providers.registry import open_providers
@@ -41,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool, app.state.timescale = await open_database(settings)
     app.state.pool = pool
     bind_pool_metrics(pool, metrics)
-    prober = asyncio.create_task(probe_forever(pool, metrics, settings.db_probe_interval_seconds))
+    prober = asyncio.create_task(housekeeping(pool, metrics, settings))
     # --- providers (Polygon, Tradier, Discord): opened here, closed below; owned by app/providers ---
     app.state.providers = await open_providers(settings, pool, metrics)
     app.state.unhandled_exception_hooks.append(unhandled_exception_hook(app.state.providers.notifier))

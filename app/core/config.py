@@ -51,6 +51,7 @@ class Settings(BaseSettings):
         30.0, ge=0, description="how long start-up waits for the database"
     )
     db_probe_interval_seconds: float = Field(10.0, gt=0, description="how often trader_db_up is refreshed")
+    idempotency_key_days: int = Field(7, ge=1, description="Idempotency-Keys are forgotten after this")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = True
 

@@ -13,7 +13,7 @@ import asyncpg
 import structlog
 
 from app.core.config import Settings
-from app.db import timescale
+from app.db import idempotency, timescale
 from app.db.migrate import migrate
 from app.metrics import Metrics
 
@@ -106,8 +106,24 @@ async def probe(
     return True, round((time.perf_counter() - started) * 1000, 2), None
 
 
-async def probe_forever(pool: asyncpg.Pool, metrics: Metrics, interval: float) -> None:
-    """Keeps trader_db_up current even when nobody calls the health endpoint."""
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+async def housekeeping(pool: asyncpg.Pool, metrics: Metrics, settings: Settings) -> None:
+    """Keeps trader_db_up current even when nobody calls the health endpoint, and forgets
+    Idempotency-Keys older than IDEMPOTENCY_KEY_DAYS once an hour."""
+    interval = settings.db_probe_interval_seconds
+    last_prune = -PRUNE_EVERY_SECONDS
     while True:
-        await probe(pool, metrics, limit_s=interval)
+        up, _, _ = await probe(pool, metrics, limit_s=interval)
+        if up and time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
+            try:
+                async with pool.acquire() as conn:
+                    pruned = await idempotency.prune(conn, settings.idempotency_key_days)
+                last_prune = time.monotonic()
+                log.info(
+                    "idempotency_keys_pruned", rows=pruned, older_than_days=settings.idempotency_key_days
+                )
+            except DB_UNAVAILABLE as exc:
+                log.warning("idempotency_prune_failed", error=type(exc).__name__)
         await asyncio.sleep(interval)

@@ -70,3 +70,24 @@ async def test_without_a_key_every_post_stores(client: httpx.AsyncClient, pg_url
 async def test_a_malformed_key_is_a_422_naming_the_header(client: httpx.AsyncClient) -> None:
     r = await client.post("/api/v1/trades", json=trade(), headers={"Idempotency-Key": "x" * 300})
     assert r.status_code == 422 and "Idempotency-Key" in r.text, r.text
+
+
+async def test_keys_older_than_the_retention_are_pruned(client: httpx.AsyncClient, pg_url: str) -> None:
+    from app.db.idempotency import prune
+
+    for key in ("old", "new"):
+        await client.post(
+            "/api/v1/logs",
+            json={"level": "info", "source": "s", "message": key},
+            headers={"Idempotency-Key": key},
+        )
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute(
+            "update idempotency_keys set created_at = now() - interval '8 days' where key = 'old'"
+        )
+        assert await prune(conn, 7) == 1, "exactly the 8-day-old key must go"
+        left = [r["key"] for r in await conn.fetch("select key from idempotency_keys")]
+    finally:
+        await conn.close()
+    assert left == ["new"], left
