@@ -20,6 +20,10 @@ def _settings():  # imports stay inside commands so `trader --help` stays fast
     return load_backup_settings()
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{n / 1e3:,.1f} kB"
+
+
 def _fail(exc: Exception) -> typer.Exit:
     console.print(f"[red]error:[/red] {exc}")
     return typer.Exit(1)
@@ -62,7 +66,7 @@ def run_command(
     m = result.manifest
     console.print(
         f"[green]backup {m.stamp}[/green]: {len(m.tables)} tables, {m.total_rows:,} rows, "
-        f"dump {m.dump_bytes / 1e6:,.1f} MB → encrypted {m.encrypted_bytes / 1e6:,.1f} MB "
+        f"dump {_size(m.dump_bytes)} → encrypted {_size(m.encrypted_bytes)} "
         f"in {m.duration_seconds:.1f} s"
     )
     console.print(
@@ -84,7 +88,7 @@ def list_command() -> None:
     except BackupError as exc:
         raise _fail(exc) from None
     table = Table(title=f"backups in s3://{store.bucket}/{store.prefix}")
-    for column in ("stamp", "age", "size (MB)", "tables", "rows", ""):
+    for column in ("stamp", "age", "size", "tables", "rows", ""):
         table.add_column(column)
     now = datetime.now(UTC)
     for item in backups:
@@ -93,7 +97,7 @@ def list_command() -> None:
         table.add_row(
             item.stamp,
             f"{age.days}d {age.seconds // 3600}h",
-            f"{m.encrypted_bytes / 1e6:,.1f}",
+            _size(m.encrypted_bytes),
             str(len(m.tables)),
             f"{m.total_rows:,}",
             "latest" if item.stamp == latest else "",
