@@ -7,8 +7,6 @@ disabled (an alert must never ping @everyone), and the same alert repeated withi
 ALERT_DEDUP_SECONDS is counted as deduplicated and not sent again.
 """
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -16,6 +14,7 @@ import httpx
 import structlog
 
 from app.metrics import Metrics
+from app.providers.background import BackgroundQueue
 from app.providers.http import ProviderHTTP, header_retry_after
 
 log = structlog.get_logger(__name__)
@@ -50,10 +49,10 @@ class DiscordNotifier:
         self.metrics = metrics
         self.dedup_seconds = dedup_seconds
         self._last_sent: dict[str, float] = {}
-        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(QUEUE_SIZE)  # (alert, content)
         # called with (alert, outcome) for every outcome counted in trader_alerts_sent
         self.listeners: list[Callable[[str, str], None]] = []
-        self._worker: asyncio.Task | None = asyncio.create_task(self._run()) if http else None
+        # (alert, content) pairs, sent one at a time
+        self._queue = BackgroundQueue[tuple[str, str]](self._send, QUEUE_SIZE) if http else None
 
     @property
     def enabled(self) -> bool:
@@ -79,17 +78,12 @@ class DiscordNotifier:
         self._last_sent[key] = now
         # logged once per de-duplication window, Discord or not
         log.warning("alert", alert=alert, content=content[:500])
-        if self.http is None:
-            return
-        try:
-            self._queue.put_nowait((alert, fit(content)))
-        except asyncio.QueueFull:
+        if self._queue is not None and not self._queue.put((alert, fit(content))):
             self._outcome(alert, "failed")
 
-    async def _run(self) -> None:
+    async def _send(self, batch: list[tuple[str, str]]) -> None:
         assert self.http is not None
-        while True:
-            alert, content = await self._queue.get()
+        for alert, content in batch:
             try:
                 await self.http.request(
                     "POST",
@@ -100,20 +94,14 @@ class DiscordNotifier:
             except Exception as exc:  # ProviderError, or anything else: the worker must survive it
                 self._outcome(alert, "failed")
                 log.error("alert_not_delivered", error=str(exc))
-            finally:
-                self._queue.task_done()
 
     async def drain(self, within_seconds: float) -> None:
         """Wait (bounded) until queued alerts are sent; used at shutdown and by tests."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within_seconds):
-                await self._queue.join()
+        if self._queue is not None:
+            await self._queue.drain(within_seconds)
 
     async def aclose(self, within_seconds: float = 5.0) -> None:
-        if self._worker is None or self.http is None:
+        if self._queue is None or self.http is None:
             return
-        await self.drain(within_seconds)
-        self._worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
+        await self._queue.aclose(within_seconds)
         await self.http.aclose()

@@ -7,8 +7,6 @@ queue (overflow is dropped and logged) and one background task stores them in ba
 A database outage loses the batch at hand rather than stalling the service.
 """
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +16,7 @@ import structlog
 from app.db.repo_logs import LOGS
 from app.db.rows import copy_rows
 from app.metrics import Metrics
+from app.providers.background import BackgroundQueue
 
 log = structlog.get_logger(__name__)
 
@@ -31,11 +30,10 @@ class Journal:
         """`pool` None (no database, e.g. a CLI) makes every record a no-op."""
         self.pool = pool
         self.metrics = metrics
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
-        self._worker = asyncio.create_task(self._run()) if pool is not None else None
+        self._queue = BackgroundQueue[dict[str, Any]](self._store, QUEUE_SIZE, BATCH) if pool else None
 
     def record(self, level: str, source: str, message: str, payload: dict[str, Any]) -> None:
-        if self._worker is None:
+        if self._queue is None:
             return
         row = {
             "ts": datetime.now(UTC),
@@ -44,9 +42,7 @@ class Journal:
             "message": message,
             "payload": payload,
         }
-        try:
-            self._queue.put_nowait(row)
-        except asyncio.QueueFull:
+        if not self._queue.put(row):
             log.warning("journal_overflow", source=source, message=message)
 
     def provider_call(self, provider: str, status: str) -> None:
@@ -63,32 +59,20 @@ class Journal:
         """An order outcome (`outcome` placed/rejected/failed/duplicate; `rule` for guardrails)."""
         self.record(level, "orders", message, payload)
 
-    async def _run(self) -> None:
+    async def _store(self, rows: list[dict[str, Any]]) -> None:
         assert self.pool is not None
-        while True:
-            rows = [await self._queue.get()]
-            while len(rows) < BATCH and not self._queue.empty():
-                rows.append(self._queue.get_nowait())
-            try:
-                async with self.pool.acquire() as conn:
-                    await copy_rows(conn, LOGS, rows)
-                self.metrics.rows_written.labels("logs").inc(len(rows))
-            except Exception as exc:  # the worker must outlive any one batch (database down, bad row)
-                log.warning("journal_write_failed", rows=len(rows), error=type(exc).__name__, detail=str(exc))
-            finally:
-                for _ in rows:
-                    self._queue.task_done()
+        try:
+            async with self.pool.acquire() as conn:
+                await copy_rows(conn, LOGS, rows)
+            self.metrics.rows_written.labels("logs").inc(len(rows))
+        except Exception as exc:  # the worker must outlive any one batch (database down, bad row)
+            log.warning("journal_write_failed", rows=len(rows), error=type(exc).__name__, detail=str(exc))
 
     async def drain(self, within_seconds: float) -> None:
         """Wait (bounded) until recorded events are stored; at shutdown and in tests."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within_seconds):
-                await self._queue.join()
+        if self._queue is not None:
+            await self._queue.drain(within_seconds)
 
     async def aclose(self, within_seconds: float = 5.0) -> None:
-        if self._worker is None:
-            return
-        await self.drain(within_seconds)
-        self._worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
+        if self._queue is not None:
+            await self._queue.aclose(within_seconds)
