@@ -1,14 +1,39 @@
-"""Provider failures as HTTP answers: the caller learns whether to retry (503 + Retry-After) or
-to fix configuration (the variable is named)."""
+"""Provider failures (`ProviderError`) and their HTTP answers: the caller learns whether to retry
+(503 + Retry-After) or to fix configuration (the variable is named)."""
 
 import math
 
 from fastapi import HTTPException, status
 
-from app.providers.http import ProviderError
-
 ENV = {"polygon": "POLYGON_API_KEY", "tradier": "TRADIER_ACCESS_TOKEN (or TRADIER_API_KEY)"}
 DEFAULT_RETRY_AFTER_SECONDS = 5
+
+
+class ProviderError(Exception):
+    """A provider call failed. `kind` is one of http, timeout, network, breaker_open, throttled."""
+
+    def __init__(
+        self,
+        provider: str,
+        kind: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+        maybe_delivered: bool = False,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.kind = kind
+        self.status_code = status_code
+        self.body = body
+        self.retry_after = retry_after
+        # True when the provider may have acted on the request (timeout after sending, 5xx):
+        # the caller must reconcile instead of resending a non-idempotent call.
+        self.maybe_delivered = maybe_delivered
+        self.retryable = retryable
 
 
 def not_configured(variable: str) -> HTTPException:

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from app.providers.http import ProviderError, ProviderHTTP
+from app.providers.errors import ProviderError
+from app.providers.http import ProviderHTTP
 
 NEW_YORK = ZoneInfo("America/New_York")
 GROUPED_DAYS_KEPT = 6

@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 
-from app.providers.http import ProviderError, ProviderHTTP, RateLimiter
+from app.providers.errors import ProviderError
+from app.providers.http import ProviderHTTP
+from app.providers.limits import RateLimiter
 
 
 class TradierRejected(Exception):

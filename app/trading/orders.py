@@ -21,7 +21,7 @@ import asyncpg
 
 from app.db import repo_orders
 from app.metrics import Metrics
-from app.providers.http import ProviderError
+from app.providers.errors import ProviderError
 from app.providers.tradier import OrderTicket, TradierClient, TradierRejected
 
 LOCK_NAMESPACE = 7_305_002  # seed for the advisory-lock key derived from the client order id

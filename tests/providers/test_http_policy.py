@@ -6,7 +6,8 @@ import asyncio
 import pytest
 
 from app.metrics import Metrics
-from app.providers.http import ProviderError, parse_retry_after
+from app.providers.errors import ProviderError
+from app.providers.http import parse_retry_after
 from tests.fakes.faults import Fault
 from tests.providers.helpers import http_for, sample
 

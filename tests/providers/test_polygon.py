@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from app.metrics import Metrics
-from app.providers.http import ProviderError
+from app.providers.errors import ProviderError
 from app.providers.polygon import PolygonClient
 from tests.fakes.faults import Fault
 from tests.fakes.polygon import close_on, ny_today, sessions

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from app.metrics import Metrics
-from app.providers.http import ProviderError
+from app.providers.errors import ProviderError
 from app.providers.tradier import OrderTicket, TradierClient, TradierRejected
 from tests.fakes.faults import Fault
 from tests.providers.helpers import tradier_for

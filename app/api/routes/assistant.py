@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.deps import MetricsDep, PoolDep, ProvidersDep, SettingsDep
 from app.providers import snapshot
-from app.providers.errors import as_http, not_configured, retry_after_header
-from app.providers.http import ProviderError
+from app.providers.errors import ProviderError, as_http, not_configured, retry_after_header
 from app.providers.tradier import OrderTicket, TradierRejected
 from app.trading import guardrails, ops
 from app.trading.orders import OrderConflict, OrderNotSettled

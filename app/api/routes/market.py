@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ProvidersDep, SettingsDep
-from app.providers.errors import as_http, not_configured
-from app.providers.http import ProviderError
+from app.providers.errors import ProviderError, as_http, not_configured
 
 router = APIRouter(prefix="/market", tags=["market"])
 
