@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -27,6 +28,9 @@ from app.providers.tradier import OrderTicket, TradierClient, TradierRejected
 LOCK_NAMESPACE = 7_305_002  # seed for the advisory-lock key derived from the client order id
 LOCK_WAIT_SECONDS = 20.0  # longer than one send plus one lookup under the default HTTP policy
 LOCK_POLL_SECONDS = 0.05
+# Tradier's order list may drop old orders: an unsettled order older than this is not resent
+# automatically (a tag missing from the list no longer proves the order absent).
+RESEND_WINDOW = timedelta(hours=6)
 MAX_SENDS = 2  # the first send plus at most one resend after a lookup proved the first absent
 
 
@@ -119,6 +123,13 @@ class OrderDesk:
             if found is not None:
                 self.metrics.orders.labels("duplicate").inc()
                 return _outcome(await repo_orders.settle(conn, coid, "placed", broker_order_id=found), True)
+            if datetime.now(UTC) - row["updated_at"] > RESEND_WINDOW:
+                self.metrics.orders.labels("failed").inc()
+                raise OrderNotSettled(
+                    f"order {coid} was last sent over {RESEND_WINDOW} ago with no answer and is not in "
+                    "the account's current order list, which may no longer show it: check it in Tradier; "
+                    "if it was not placed, submit it again with a new client_order_id"
+                )
         return await self._send(conn, ticket, coid)
 
     async def _lookup(self, coid: str) -> int | None:

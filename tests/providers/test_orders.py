@@ -169,3 +169,25 @@ async def test_garbled_success_reply_is_reconciled_not_resent(
     assert fake.placed("ord-12") == 1, (
         "a 200 Tradier answered may have placed the order: never resend it blindly"
     )
+
+
+async def test_old_unsettled_order_is_never_resent_automatically(
+    migrated_pool, tradier_fake, metrics: Metrics
+) -> None:
+    fake, url = tradier_fake
+    fake.faults.add(
+        Fault(502, {"fault": "bad gateway"}, method="POST", path_contains=ORDERS)
+    )  # never arrived
+    fake.faults.add(
+        Fault(500, {"fault": "down"}, method="GET", path_contains=ORDERS), times=3
+    )  # lookup fails
+    orders = desk(migrated_pool, url, metrics)
+    with pytest.raises(OrderNotSettled):
+        await orders.place(BUY, "ord-13")
+    async with migrated_pool.acquire() as conn:
+        await conn.execute(
+            "update orders set updated_at = now() - interval '7 hours' where client_order_id = 'ord-13'"
+        )
+    with pytest.raises(OrderNotSettled, match="check it in Tradier"):
+        await orders.place(BUY, "ord-13")
+    assert fake.placed("ord-13") == 0, "an old unknown order was resent on the strength of today's order list"
