@@ -200,3 +200,10 @@ async def test_wrong_tradier_token_is_a_502_naming_the_variable(make_stack) -> N
         stack.tradier.token = "revoked"
         response = await stack.client.post(EXEC, json={**order(), "op": "orders.preview"})
     assert response.status_code == 502 and "TRADIER_ACCESS_TOKEN" in response.json()["detail"]
+
+
+async def test_preview_refused_by_tradier_is_a_422_with_its_messages(make_stack) -> None:
+    async with make_stack() as stack:
+        stack.tradier.buying_power = 0
+        response = await stack.client.post(EXEC, json={**order(), "op": "orders.preview"})
+    assert response.status_code == 422 and "DayTradingBuyingPowerExceeded" in response.json()["detail"]
