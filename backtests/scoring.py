@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from backtests.errors import BacktestInputError
@@ -61,15 +62,19 @@ class Scores:
         return self.groups["overall"][0]
 
 
-def _bucket_sql(col: str, edges: tuple[float, ...], fmt: str = "{}") -> str:
-    parts = [f"when {col} is null then 'unknown'"]
-    low = None
-    for i, edge in enumerate(edges):
-        label = f"<{fmt.format(edge)}" if low is None else f"{fmt.format(low)}-{fmt.format(edge)}"
-        parts.append(f"when {col} < {edge} then '{i}: {label}'")
-        low = edge
-    parts.append(f"else '{len(edges)}: >={fmt.format(low)}'")
-    return "case " + " ".join(parts) + " end"
+def bucket_labels(edges: tuple[float, ...]) -> list[str]:
+    """Labels of the bucket numbers `_bucket_sql` gives: 0..len(edges), then 'unknown'."""
+    bounds = [None, *edges, None]
+    labels = [
+        f"<{hi}" if lo is None else f">={lo}" if hi is None else f"{lo}-{hi}" for lo, hi in pairwise(bounds)
+    ]
+    return [f"{i}: {label}" for i, label in enumerate(labels)] + ["unknown"]
+
+
+def _bucket_sql(col: str, edges: tuple[float, ...]) -> str:
+    """The bucket number of `col` (integer keys keep the aggregation cheap); null goes last."""
+    arms = " ".join(f"when {col} < {edge} then {i}" for i, edge in enumerate(edges))
+    return f"case when {col} is null then {len(edges) + 1} {arms} else {len(edges)} end"
 
 
 def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -176,33 +181,29 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
             where {_snapshot_filter(params)}
         ),
         k as (
-            select *, direction * (exit_close / price - 1) as realized,
-                (direction * (exit_close / price - 1) > 0)::int as hit,
-                least(floor(probability * 10), 9)::int as prob_bin,
-                ((le % 86400) // 3600)::int as hour, ld as day,
-                {spread_b} as spread_bucket,
-                {_bucket_sql("volatility", VOL_EDGES)} as vol_bucket,
-                {slip_sql} as slip_bps
+            -- measures are null on unscored rows, so plain sums and counts skip them (no FILTER)
+            select reason, symbol, horizon,
+                least(floor(probability * 10), 9)::tinyint as prob_bin,
+                ((le % 86400) // 3600)::tinyint as hour, ld::integer as day,
+                ({spread_b})::tinyint as spread_bucket,
+                ({_bucket_sql("volatility", VOL_EDGES)})::tinyint as vol_bucket,
+                case when {scored} then direction * (exit_close / price - 1) end as realized,
+                case when {scored} then (direction * (exit_close / price - 1) > 0)::integer end as hit,
+                case when {scored} then probability end as p,
+                case when {scored} then expected_value end as ev,
+                case when {scored} then spread_bps end as spread,
+                case when {scored} then {slip_sql} end as slip,
+                case when {scored} and expected_value > 0 then 1 end as take
             from j
         )
         select {", ".join(f"grouping({g}) as g_{g}" for g in GROUPS)}, {", ".join(GROUPS)},
-            count(*) as rows,
-            count(*) filter ({scored}) as n,
-            coalesce(sum(hit) filter ({scored}), 0) as hits,
-            avg(probability) filter ({scored}) as prob_mean,
-            avg(expected_value) filter ({scored}) as ev_pred,
-            avg(realized) filter ({scored}) as ev_real,
-            stddev_samp(realized) filter ({scored}) as ev_sd,
-            sum((probability - hit) ^ 2) filter ({scored}) as brier_sum,
-            avg(spread_bps) filter ({scored}) as spread_mean,
-            avg(slip_bps) filter ({scored}) as slip_bps,
-            count(*) filter ({scored} and expected_value > 0) as taken,
-            coalesce(sum(realized) filter ({scored} and expected_value > 0), 0)
-                * {params.notional} as pnl_gross,
-            coalesce(sum(realized - 2 * slip_bps / 1e4) filter ({scored} and expected_value > 0), 0)
-                * {params.notional} as pnl_net
+            count(*) as rows, count(hit) as n, coalesce(sum(hit), 0) as hits, sum(p) as p_sum,
+            sum(ev) as ev_sum, sum(realized) as r_sum, sum(realized * realized) as r2_sum,
+            sum((p - hit) ^ 2) as brier_sum, sum(spread) as spread_sum, count(spread) as spread_n,
+            sum(slip) as slip_sum, count(take) as taken, coalesce(sum(realized * take), 0) as gross_sum,
+            coalesce(sum((realized - 2 * slip / 1e4) * take), 0) as net_sum
         from k
-        group by grouping sets ((), {sets})
+        group by grouping sets ({sets})
         """,
     )
     total = sum(r["n"] for r in found)
@@ -294,21 +295,43 @@ def _prepare(
 
 
 def _slippage(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams) -> str:
-    """Match fills to the snapshot just before them; returns the CASE arms that put observed
-    slippage on spread buckets with enough fills (the rest keep the model)."""
+    """Match each fill to the latest snapshot of its symbol at most `trade_window_s` before it;
+    returns the CASE arms that put observed slippage on spread buckets with enough fills (the
+    rest keep the model). Fills are few: each is expanded to the minutes of its window and
+    snapshots find them by an equi-join on (symbol, minute) -- no sort of the snapshots."""
+    window_us = int(params.trade_window_s) * 1_000_000
+    keys = conn.execute(f"select distinct symbol, date from trades where {_range(params)}").fetchall()
+    prune = "true"
+    if len(keys) <= 5000:  # literal partition filters let DuckDB skip the other symbol-date folders
+        symbols = ", ".join(sorted({f"'{sym.replace(chr(39), chr(39) * 2)}'" for sym, _ in keys}))
+        dates = ", ".join(sorted({f"DATE '{d - timedelta(days=k)}'" for _, d in keys for k in (0, 1)}))
+        prune = f"symbol in ({symbols or 'null'}) and date in ({dates or 'null'})"
     conn.execute(
         f"""
         create or replace temp table fills as
-        with t as (select symbol, ts, side, qty, avg_price, date from trades where {_range(params)}),
-        s as (
-            select snap.symbol, snap.ts, snap.price, snap.spread_bps, snap.volatility from snap
-            semi join (select distinct symbol, date from t) d on d.symbol = snap.symbol and d.date = snap.date
+        with t as (
+            select row_number() over () as tid, symbol, ts, epoch_us(ts) as us, side, qty, avg_price
+            from trades where {_range(params)}
+        ),
+        tk as (
+            select tid, symbol, us, unnest(range((us - {window_us}) // 60000000, us // 60000000 + 1)) as mk
+            from t
+        ),
+        m as (
+            select tk.tid, arg_max(s.price, s.us) as price, arg_max(s.spread_bps, s.us) as spread_bps,
+                arg_max(s.volatility, s.us) as volatility
+            from (
+                select symbol, epoch_us(ts) as us, price, spread_bps, volatility from snap where {prune}
+            ) s
+            join tk on tk.symbol = s.symbol and tk.mk = s.us // 60000000
+            where s.us <= tk.us and s.us >= tk.us - {window_us}
+            group by tk.tid
         )
-        select t.symbol, t.ts, t.side, t.qty, t.avg_price, s.price, s.spread_bps, s.volatility,
+        select t.symbol, t.ts, t.side, t.qty, t.avg_price, m.price, m.spread_bps, m.volatility,
             case when t.side in ('buy', 'buy_to_cover') then 1 else -1 end
-                * (t.avg_price / s.price - 1) * 1e4 as slip_bps
-        from t asof left join s on t.symbol = s.symbol and t.ts >= s.ts
-        where s.ts is not null and t.ts - s.ts <= interval {int(params.trade_window_s)} second and s.price > 0
+                * (t.avg_price / m.price - 1) * 1e4 as slip_bps
+        from t join m using (tid)
+        where m.price > 0
         """
     )
     spread_b = _bucket_sql("spread_bps", SPREAD_EDGES)
@@ -316,7 +339,7 @@ def _slippage(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringPa
         f"select {spread_b} as b, avg(slip_bps) from fills group by b having count(*) >= ?",
         [params.min_trades],
     ).fetchall()
-    return " ".join(f"when '{b}' then {float(v)!r}" for b, v in arms)
+    return " ".join(f"when {int(b)} then {float(v)!r}" for b, v in arms)
 
 
 def _slippage_table(conn: duckdb.DuckDBPyConnection, result: Scores, params: ScoringParams) -> list[dict]:
@@ -339,7 +362,12 @@ def _slippage_table(conn: duckdb.DuckDBPyConnection, result: Scores, params: Sco
     out = []
     for r in rows:
         kind = "spread" if not r["g_s"] else "volatility" if not r["g_v"] else "size"
-        bucket = r[{"spread": "spread_bucket", "volatility": "vol_bucket", "size": "size_bucket"}[kind]]
+        column, edges = {
+            "spread": ("spread_bucket", SPREAD_EDGES),
+            "volatility": ("vol_bucket", VOL_EDGES),
+            "size": ("size_bucket", SIZE_EDGES),
+        }[kind]
+        bucket = bucket_labels(edges)[r[column]]
         half = params.z * (r["sd_bps"] or 0) / math.sqrt(r["fills"]) if r["fills"] > 1 else math.nan
         row = {
             "kind": kind,
@@ -351,56 +379,65 @@ def _slippage_table(conn: duckdb.DuckDBPyConnection, result: Scores, params: Sco
         }
         if kind == "spread":
             m = modelled.get(bucket)
-            row["modelled_bps"] = params.slippage_bps + (m["spread_mean"] or 0) / 2 if m else math.nan
+            spread = m["spread_mean"] if m and not math.isnan(m["spread_mean"]) else 0.0
+            row["modelled_bps"] = params.slippage_bps + spread / 2 if m else math.nan
             row["used"] = "observed" if r["fills"] >= params.min_trades else "model"
         out.append(row)
     return sorted(out, key=lambda r: (r["kind"], str(r["bucket"])))
 
 
 def _summarize(result: Scores, rows: list[dict]) -> None:
-    z = result.params.z
-    groups: dict[str, list[dict]] = {"overall": []}
+    """Sums per bucket into rates, means and 95 % intervals; bucket numbers into labels."""
+    z, notional = result.params.z, result.params.notional
+    labels = {"spread_bucket": bucket_labels(SPREAD_EDGES), "vol_bucket": bucket_labels(VOL_EDGES)}
+    groups: dict[str, list[dict]] = {}
     for r in rows:
-        keys = [g for g in GROUPS if not r[f"g_{g}"]]
-        name = keys[0] if keys else "overall"
-        row = {name: r[name]} if keys else {}
+        name = next(g for g in GROUPS if not r[f"g_{g}"])
         if name == "reason":
-            row = {"reason": r["reason"] or "scored", "rows": r["rows"]}
-            groups.setdefault(name, []).append(row)
-            continue
-        if name == "day":
-            row = {"day": date(1970, 1, 1) + timedelta(days=int(r["day"]))}
-        if name == "overall":
-            row["rows"] = r["rows"]
-        if not r["n"] and name != "overall":
-            continue
-        lo, hi = wilson(r["hits"], r["n"], z)
-        half = z * (r["ev_sd"] or 0) / math.sqrt(r["n"]) if r["n"] > 1 else math.nan
-        row |= {
-            "n": r["n"],
-            "hits": r["hits"],
-            "hit_rate": r["hits"] / r["n"] if r["n"] else math.nan,
-            "hit_lo": lo,
-            "hit_hi": hi,
-            "prob_mean": r["prob_mean"],
-            "ev_pred": r["ev_pred"],
-            "ev_real": r["ev_real"],
-            "ev_lo": (r["ev_real"] or 0) - half,
-            "ev_hi": (r["ev_real"] or 0) + half,
-            "brier": r["brier_sum"] / r["n"] if r["n"] else math.nan,
-            "spread_mean": r["spread_mean"],
-            "slip_bps": r["slip_bps"],
-            "taken": r["taken"],
-            "pnl_gross": r["pnl_gross"],
-            "pnl_net": r["pnl_net"],
-        }
-        groups.setdefault(name, []).append(row)
+            groups.setdefault(name, []).append({"reason": r["reason"] or "scored", "rows": r["rows"]})
+        if r["n"]:
+            key = r[name]
+            if name == "day":
+                key = date(1970, 1, 1) + timedelta(days=int(key))
+            elif name in labels:
+                key = labels[name][key]
+            groups.setdefault("overall" if name == "reason" else name, []).append(
+                {name: key, **_measures(r, z, notional)}
+            )
     for name, table in groups.items():
-        key = "reason" if name == "reason" else name
-        if name != "overall":
-            table.sort(key=lambda r, k=key: (r[k] is None, r[k]))
+        table.sort(key=lambda r, k=name: (r.get(k) is None, r.get(k)))
+    total = sum(r["rows"] for r in groups.get("reason", []))
+    overall = groups.get("overall", [{"n": 0, "hits": 0}])[0]
+    overall.pop("reason", None)
+    groups["overall"] = [{"rows": total, **overall}]
     result.groups = groups
     result.brier = brier_decomposition(groups.get("prob_bin", []), groups["overall"][0])
+
+
+def _measures(r: dict, z: float, notional: float) -> dict:
+    n = r["n"]
+    mean = r["r_sum"] / n
+    var = max(r["r2_sum"] - n * mean * mean, 0.0) / (n - 1) if n > 1 else math.nan
+    half = z * math.sqrt(var / n) if n > 1 else math.nan
+    lo, hi = wilson(r["hits"], n, z)
+    return {
+        "n": n,
+        "hits": r["hits"],
+        "hit_rate": r["hits"] / n,
+        "hit_lo": lo,
+        "hit_hi": hi,
+        "prob_mean": r["p_sum"] / n,
+        "ev_pred": r["ev_sum"] / n,
+        "ev_real": mean,
+        "ev_lo": mean - half,
+        "ev_hi": mean + half,
+        "brier": r["brier_sum"] / n,
+        "spread_mean": r["spread_sum"] / r["spread_n"] if r["spread_n"] else math.nan,
+        "slip_bps": r["slip_sum"] / n,
+        "taken": r["taken"],
+        "pnl_gross": r["gross_sum"] * notional,
+        "pnl_net": r["net_sum"] * notional,
+    }
 
 
 def brier_decomposition(bins: list[dict], overall: dict) -> dict[str, float]:
