@@ -69,15 +69,17 @@ EXPECTED_KEPT = sorted(
 )
 
 
-def put_backup(store: BackupStore, stamp: str, with_manifest: bool = True) -> None:
-    """A backup's objects as a run leaves them (content is irrelevant to retention)."""
-    store.client.put_object(Bucket=store.bucket, Key=store.dump_key(stamp), Body=b"age-encrypted-dump")
-    if with_manifest:
-        manifest = Manifest(stamp, "trader", stamp, 150000, 15, {}, {})
-        store.client.put_object(Bucket=store.bucket, Key=store.manifest_key(stamp), Body=manifest.to_json())
-        store.client.put_object(
-            Bucket=store.bucket, Key=store.latest_key, Body=json.dumps({"stamp": stamp}).encode()
-        )
+def put_backup(store: BackupStore, stamp: str, dump: bool = True, manifest: bool = True) -> None:
+    """A backup's objects as a run leaves them (content is irrelevant to retention); a complete
+    one also becomes latest, as a run publishes it."""
+    if dump:
+        store.client.put_object(Bucket=store.bucket, Key=store.dump_key(stamp), Body=b"age-encrypted-dump")
+    if manifest:
+        body = Manifest(stamp, "trader", stamp, 150000, 15, {}, {}).to_json()
+        store.client.put_object(Bucket=store.bucket, Key=store.manifest_key(stamp), Body=body)
+    if dump and manifest:
+        latest = json.dumps({"stamp": stamp}).encode()
+        store.client.put_object(Bucket=store.bucket, Key=store.latest_key, Body=latest)
 
 
 def test_retention_over_a_simulated_month_keeps_exactly_the_policy(settings: BackupSettings) -> None:
@@ -85,12 +87,14 @@ def test_retention_over_a_simulated_month_keeps_exactly_the_policy(settings: Bac
     store = BackupStore(policy)
     for day in range(DAYS):
         put_backup(store, retention.stamp_of(FIRST_DAY + timedelta(days=day)))
-    put_backup(store, "20261003T020500Z", with_manifest=False)  # a run that died before publishing
+    assert store.latest() == EXPECTED_KEPT[-1]
+    put_backup(store, "20261003T020500Z", manifest=False)  # a run that died before publishing
+    put_backup(store, "20261004T020500Z", dump=False)  # a manifest whose dump was lost
     deleted = retention.apply(store, policy)
     complete, partial = store.stamps()
     assert complete == EXPECTED_KEPT, f"kept {complete}, policy says {EXPECTED_KEPT}"
-    assert partial == [], f"folders without a manifest survived retention: {partial}"
-    assert len(deleted) == DAYS - len(EXPECTED_KEPT) + 1
+    assert partial == [], f"incomplete folders survived retention: {partial}"
+    assert len(deleted) == DAYS - len(EXPECTED_KEPT) + 2
     orphans = [
         o["Key"]
         for o in store.client.list_objects_v2(Bucket=store.bucket).get("Contents", [])

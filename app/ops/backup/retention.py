@@ -45,7 +45,7 @@ def to_keep(stamps: list[str], daily: int, weekly: int, monthly: int) -> set[str
 
 
 def apply(store: BackupStore, settings: BackupSettings) -> list[str]:
-    """Delete the backups the policy does not keep and folders without a manifest (runs that
+    """Delete the backups the policy does not keep and incomplete folders (runs that
     died; callers hold the backup lock, so none is in progress). Returns the stamps deleted."""
     complete, partial = store.stamps()
     keep = to_keep(complete, settings.keep_daily, settings.keep_weekly, settings.keep_monthly)

@@ -159,7 +159,7 @@ class BackupStore:
 
     # --- reading ---
     def stamps(self) -> tuple[list[str], list[str]]:
-        """(complete backups, folders without a manifest), each sorted oldest first."""
+        """(complete backups, incomplete folders: a dump or a manifest missing), each oldest first."""
         files: dict[str, set[str]] = {}
         with self._errors("listing backups"):
             paginator = self.client.get_paginator("list_objects_v2")
@@ -168,7 +168,7 @@ class BackupStore:
                     stamp, _, name = obj["Key"].removeprefix(self._backups_prefix()).partition("/")
                     files.setdefault(stamp, set()).add(name)
         complete = sorted(s for s, names in files.items() if {DUMP_NAME, MANIFEST_NAME} <= names)
-        partial = sorted(s for s, names in files.items() if MANIFEST_NAME not in names)
+        partial = sorted(set(files) - set(complete))
         return complete, partial
 
     def manifest(self, stamp: str) -> Manifest:
