@@ -26,6 +26,9 @@ DB_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now (57P*)
+    # a connection whose operation was cut short (server gone, or a timeout) can fail its reset
+    # with this; the pool then drops it and the next attempt gets a fresh one
+    asyncpg.InternalClientError,
 )
 
 

@@ -168,38 +168,32 @@ async def api_run(port: int, token: str, kind: str, n: int, c: int, offset: int)
             conns.get_nowait().close()
 
 
-async def raw_figures(database_url: str, n: int, c: int) -> dict[str, Stats]:
-    pool = await asyncpg.create_pool(database_url, min_size=c, max_size=c)
-    try:
+async def raw_run(pool: asyncpg.Pool, kind: str, n: int, c: int, offset: int) -> Stats:
+    """The raw-asyncpg baseline of `kind`: post (insert … returning), get (the list query),
+    copy or executemany (1000-row batches)."""
+    # rows are built before the clock starts, as the service receives them already parsed
+    batches = [
+        [trade_row(offset + i * 1000 + j) for j in range(1000)]
+        for i in range(n if kind in ("copy", "many") else 0)
+    ]
 
-        async def insert(i: int) -> None:
-            await pool.fetchrow(INSERT, *trade_row(50_000_000 + i))
-
-        async def select(_: int) -> None:
+    async def op(i: int) -> None:
+        if kind == "post":
+            await pool.fetchrow(INSERT, *trade_row(offset + i))
+        elif kind == "get":
             await pool.fetch(LIST, "AAPL")
-
-        # rows are built before the clock starts, as the service receives them already parsed
-        copy_batches = [[trade_row(60_000_000 + i * 1000 + j) for j in range(1000)] for i in range(20)]
-        many_batches = [[trade_row(70_000_000 + i * 1000 + j) for j in range(1000)] for i in range(10)]
-
-        async def copy(i: int) -> None:
+        else:
             async with pool.acquire() as conn:
-                await conn.copy_records_to_table("trades", records=copy_batches[i], columns=COLUMNS)
+                if kind == "copy":
+                    await conn.copy_records_to_table("trades", records=batches[i], columns=COLUMNS)
+                else:
+                    await conn.executemany(INSERT.split(" returning")[0], batches[i])
 
-        async def executemany(i: int) -> None:
-            async with pool.acquire() as conn:
-                await conn.executemany(INSERT.split(" returning")[0], many_batches[i])
+    return await drive(op, n, c, units=1000 if kind in ("copy", "many") else 1)
 
-        return {
-            "post_c1": await drive(insert, n // 2, 1),
-            "post": await drive(insert, n, c),
-            "get_c1": await drive(select, n // 2, 1),
-            "get": await drive(select, n, c),
-            "copy": await drive(copy, 20, 1, units=1000),
-            "executemany": await drive(executemany, 10, 1, units=1000),
-        }
-    finally:
-        await pool.close()
+
+def median(runs: list[Stats]) -> Stats:
+    return sorted(runs, key=lambda st: st.per_s)[len(runs) // 2]
 
 
 async def run(args: argparse.Namespace) -> dict:
@@ -215,32 +209,42 @@ async def run(args: argparse.Namespace) -> dict:
         await conn.close()
         token = secrets.token_urlsafe(24)
         n, c = args.requests, args.concurrency
-        out: dict = {"pg_major": pg_major, "raw": await raw_figures(url, n, c)}
+        pool = await asyncpg.create_pool(url, min_size=c, max_size=c)
         api, bare = Service(url, token, instrument=True), Service(url, token, instrument=False)
         try:
             await asyncio.gather(asyncio.to_thread(api.wait), asyncio.to_thread(bare.wait))
             offset = iter(range(1_000_000, 10**9, 1_000_000))
-            out["api"] = {
-                "post_c1": await api_run(api.port, token, "post", n // 2, 1, next(offset)),
-                "get_c1": await api_run(api.port, token, "get", n // 2, 1, next(offset)),
-                "batch": await api_run(api.port, token, "batch", 20, 1, next(offset)),
-            }
-            # Instrumented and bare servers take turns, so load from other jobs hits both alike;
-            # each figure is the median of the rounds.
-            rounds: dict[str, list[Stats]] = {
-                f"{s}_{k}": [] for s in ("api", "bare") for k in ("post", "get")
-            }
+            # (figure, kind, requests, clients); every figure is measured once per round for each of
+            # raw / api / bare in turn, so load from other jobs hits them alike; medians are kept.
+            plan = [
+                ("post_c1", "post", n // 2, 1),
+                ("post", "post", n, c),
+                ("get_c1", "get", n // 2, 1),
+                ("get", "get", n, c),
+            ]
+            runs: dict[tuple[str, str], list[Stats]] = {}
             for _ in range(args.rounds):
-                for name, service in (("api", api), ("bare", bare)):
-                    for kind in ("post", "get"):
-                        stats = await api_run(service.port, token, kind, n, c, next(offset))
-                        rounds[f"{name}_{kind}"].append(stats)
-            for key, runs in rounds.items():
-                name, kind = key.split("_")
-                out.setdefault(name, {})[kind] = sorted(runs, key=lambda st: st.per_s)[len(runs) // 2]
+                for figure, kind, count, clients in plan:
+                    runs.setdefault(("raw", figure), []).append(
+                        await raw_run(pool, kind, count, clients, next(offset))
+                    )
+                    for name, service in (("api", api), ("bare", bare)):
+                        stats = await api_run(service.port, token, kind, count, clients, next(offset))
+                        runs.setdefault((name, figure), []).append(stats)
+                runs.setdefault(("raw", "copy"), []).append(await raw_run(pool, "copy", 10, 1, next(offset)))
+                runs.setdefault(("raw", "executemany"), []).append(
+                    await raw_run(pool, "many", 5, 1, next(offset))
+                )
+                runs.setdefault(("api", "batch"), []).append(
+                    await api_run(api.port, token, "batch", 10, 1, next(offset))
+                )
         finally:
             api.stop()
             bare.stop()
+            await pool.close()
+        out: dict = {"pg_major": pg_major}
+        for (name, figure), stats in runs.items():
+            out.setdefault(name, {})[figure] = median(stats)
         return out
     finally:
         pg.destroy()
@@ -313,10 +317,10 @@ def main() -> int:
         f"{args.concurrency}` on {stamp}: PostgreSQL {results['pg_major']} (fsync off, throwaway cluster), "
         "the service in one uvicorn process (as deployed), a minimal keep-alive HTTP/1.1 load generator "
         f"(asyncio streams) in this one, all on loopback on {os.cpu_count()} cores; load average "
-        f"{load:.1f} at start. The machine was shared with other busy jobs, so absolute figures are low "
-        "and noisy; the /metrics comparison alternates the instrumented and bare servers for "
-        f"{args.rounds} rounds and takes medians. Service latency includes the HTTP round trip and the "
-        "load generator; the raw baseline has neither.\n\n"
+        f"{load:.1f} at start. The machine was shared with other busy jobs, so absolute figures are "
+        f"low and noisy: every figure is measured in {args.rounds} rounds that alternate raw asyncpg, "
+        "the service and the service without instrumentation, and the median is kept. Service latency "
+        "includes the HTTP round trip and the load generator; the raw baseline has neither.\n\n"
         f"{body}\n"
     )
     replace_section(HEADING, section)
