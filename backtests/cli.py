@@ -20,7 +20,7 @@ data_cli = typer.Typer(
     help="Market data, snapshots and trades as Parquet for backtests.", no_args_is_help=True
 )
 backtest_cli = typer.Typer(help="Score snapshot signals against realized returns.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths stay whole, whatever the terminal width
 
 DataRootOpt = Annotated[
     str, typer.Option("--data", envvar="BACKTEST_DATA", help="data root: a folder or s3://bucket/prefix")
