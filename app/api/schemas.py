@@ -48,12 +48,6 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
-def _in_range(value: datetime) -> datetime:
-    if not TS_MIN <= value < TS_MAX:
-        raise ValueError(f"must be between {TS_MIN.isoformat()} and {TS_MAX.isoformat()}")
-    return value
-
-
 def _walk(value: Any) -> None:
     if isinstance(value, str):
         _pg_text(value)
@@ -76,7 +70,8 @@ def _payload(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Text = Annotated[str, AfterValidator(_pg_text)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+# the range check runs in pydantic-core: a Python validator costs microseconds per row of a batch
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(ge=TS_MIN, lt=TS_MAX)]
 Symbol = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9.\-/]{1,32}$", to_upper=True),
