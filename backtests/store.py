@@ -197,7 +197,8 @@ def connect(memory_limit: str = "2GB", threads: int | None = None, temp_dir: Pat
     """A DuckDB connection whose memory use is bounded: big joins spill to `temp_dir` instead."""
     import duckdb
 
-    config = {"memory_limit": memory_limit, "preserve_insertion_order": False}
+    # footers are read once per connection, not once per query (scoring scans snapshots 3 times)
+    config = {"memory_limit": memory_limit, "preserve_insertion_order": False, "parquet_metadata_cache": True}
     if threads:
         config["threads"] = threads
     if temp_dir:
