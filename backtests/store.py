@@ -197,15 +197,17 @@ def connect(memory_limit: str = "2GB", threads: int | None = None, temp_dir: Pat
     """A DuckDB connection whose memory use is bounded: big joins spill to `temp_dir` instead."""
     import duckdb
 
-    # footers are read once per connection, not once per query (scoring scans snapshots 3 times)
-    config = {"memory_limit": memory_limit, "preserve_insertion_order": False, "parquet_metadata_cache": True}
+    config = {"memory_limit": memory_limit, "preserve_insertion_order": False}
     if threads:
         config["threads"] = threads
     if temp_dir:
         config["temp_directory"] = str(temp_dir)
     try:
-        return duckdb.connect(config=config)
+        conn = duckdb.connect(config=config)
     except duckdb.Error as exc:
         raise BacktestInputError(
             f"{exc} (memory limit is like 512MB or 2GB; threads a positive integer)", source="memory_limit"
         ) from exc
+    # footers are read once per connection, not once per query (scoring scans snapshots 3 times)
+    conn.execute("set parquet_metadata_cache = true")
+    return conn
