@@ -84,22 +84,14 @@ def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
 
 
 def _range(params: ScoringParams, pad_days: int = 0) -> str:
+    """Partition filter on the stored exchange date (DuckDB skips the other folders); bars get
+    `pad_days` more at the end so horizons that run past the last snapshot date find their exit."""
     conds = []
     if params.start:
-        conds.append(f"date >= DATE '{params.start - timedelta(days=1)}'")
+        conds.append(f"date >= DATE '{params.start}'")
     if params.end:
-        conds.append(f"date <= DATE '{params.end + timedelta(days=pad_days + 1)}'")
+        conds.append(f"date <= DATE '{params.end + timedelta(days=pad_days)}'")
     return " and ".join(conds) or "true"
-
-
-def _snapshot_filter(params: ScoringParams) -> str:
-    """Exact range on the exchange date (`ld`), after partition pruning on the stored date."""
-    conds = [_range(params)]
-    if params.start:
-        conds.append(f"ld >= {(params.start - date(1970, 1, 1)).days}")
-    if params.end:
-        conds.append(f"ld <= {(params.end - date(1970, 1, 1)).days}")
-    return " and ".join(conds)
 
 
 def wilson(hits: int, n: int, z: float) -> tuple[float, float]:
@@ -134,8 +126,8 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
         raise BacktestInputError(f"no snapshots {span}: widen --start/--end", source=f"{where}/features")
     horizons = [parse_horizon(r["horizon"]) for r in found]
     _check_horizons(horizons, have, where)
-    _prepare(conn, have, params, horizons, min(r["e0"] for r in found), max(r["e1"] for r in found), where)
-    slip_case = _slippage(conn, have, params) if "trades" in have else None
+    _prepare(conn, have, params, horizons, min(r["e0"] for r in found), max(r["e1"] for r in found))
+    slip_case = _slippage(conn, params) if "trades" in have else None
 
     spread_b = _bucket_sql("spread_bps", SPREAD_EDGES)
     slip_sql = f"{params.slippage_bps} + coalesce(spread_bps, 0) / 2"
@@ -178,7 +170,7 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
             left join minute_last ml on ml.symbol = s.symbol
             left join day_px dp on dp.symbol = s.symbol and dp.cal = s.cal and dp.n = s.n and s.unit = 'day'
             left join day_last dl on dl.symbol = s.symbol
-            where {_snapshot_filter(params)}
+            where {_range(params)}
         ),
         k as (
             -- measures are null on unscored rows, so plain sums and counts skip them (no FILTER)
@@ -210,7 +202,7 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
     result = Scores(params, horizons, rows_read=total, duplicates=0)
     _summarize(result, rows)
     result.duplicates = total - result.overall["rows"] if params.drop_duplicates else 0
-    if slip_case is not None or "trades" in have:
+    if "trades" in have:
         result.slippage = _slippage_table(conn, result, params)
     return result
 
@@ -222,7 +214,6 @@ def _prepare(
     horizons: list[Horizon],
     e0: int,
     e1: int,
-    where: str,
 ) -> None:
     """Small lookup tables: horizons, per-hour UTC offsets, and the exit price keys."""
     conn.execute("create or replace temp table horizons (horizon varchar, unit varchar, n integer)")
@@ -294,7 +285,7 @@ def _prepare(
         conn.execute("create or replace temp table day_last (symbol varchar, last_day bigint)")
 
 
-def _slippage(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams) -> str:
+def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
     """Match each fill to the latest snapshot of its symbol at most `trade_window_s` before it;
     returns the CASE arms that put observed slippage on spread buckets with enough fills (the
     rest keep the model). Fills are few: each is expanded to the minutes of its window and

@@ -127,3 +127,4 @@ def test_date_range_selects_exchange_dates(tmp_path: Path) -> None:
     snapshots(root, [snap(ny(friday, 9, 31), price=50.0), snap(ny(DAY, 9, 31))])
     scores = run_score(tmp_path, start=DAY, end=DAY)
     assert scores.overall["n"] == 1 and scores.overall["ev_real"] == pytest.approx(0.05)
+    assert (scores.rows_read, scores.duplicates) == (1, 0), "rows outside the range must not be counted"
