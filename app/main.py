@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import metrics as http_metrics
 
 from app import __version__
 from app.alerts.hooks import unhandled_exception_hook
@@ -28,6 +29,8 @@ from app.metrics import Metrics
 from app.providers.registry import open_providers
 
 log = structlog.get_logger(__name__)
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 @contextlib.asynccontextmanager
@@ -72,9 +75,15 @@ def create_app(settings: Settings | None = None, *, instrument: bool = True) -> 
     errors.install(app)
     app.include_router(api_router)
     if instrument:
-        Instrumentator(registry=app.state.metrics.registry, excluded_handlers=["^/metrics$"]).instrument(
-            app
-        ).expose(
+        registry = app.state.metrics.registry
+        instrumentator = Instrumentator(registry=registry, excluded_handlers=["^/metrics$"])
+        # Only the two series monitoring/ reads (names and labels as the default set has them):
+        # the default also keeps two size summaries and a 21-bucket histogram per request.
+        instrumentator.add(
+            http_metrics.requests(registry=registry),
+            http_metrics.latency(should_include_status=False, buckets=LATENCY_BUCKETS, registry=registry),
+        )
+        instrumentator.instrument(app).expose(
             app,
             tags=["diag"],
             summary="Prometheus metrics (text exposition format)",
