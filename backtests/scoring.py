@@ -32,6 +32,11 @@ SPREAD_EDGES = (2, 5, 10, 20)  # bps
 VOL_EDGES = (0.01, 0.02, 0.04)  # daily volatility, fraction
 SIZE_EDGES = (1_000, 10_000, 100_000)  # trade notional
 GROUPS = ("reason", "prob_bin", "symbol", "horizon", "hour", "spread_bucket", "vol_bucket", "day")
+_MEASURES = [
+    *((m, "bigint") for m in ("rows", "n", "hits", "spread_n", "taken")),
+    *((m, "double") for m in ("p_sum", "ev_sum", "r_sum", "r2_sum", "brier_sum", "spread_sum", "slip_sum")),
+    *((m, "double") for m in ("gross_sum", "net_sum")),
+]
 
 
 @dataclass(frozen=True)
@@ -187,14 +192,21 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
                 case when {scored} then {slip_sql} end as slip,
                 case when {scored} and expected_value > 0 then 1 end as take
             from j
+        ),
+        -- one hash aggregation over every snapshot into the cells of all bucket keys together
+        -- (far fewer rows), then the bucket tables from those cells: every measure is a sum
+        cells as (
+            select {", ".join(GROUPS)},
+                count(*) as rows, count(hit) as n, coalesce(sum(hit), 0) as hits, sum(p) as p_sum,
+                sum(ev) as ev_sum, sum(realized) as r_sum, sum(realized * realized) as r2_sum,
+                sum((p - hit) ^ 2) as brier_sum, sum(spread) as spread_sum, count(spread) as spread_n,
+                sum(slip) as slip_sum, count(take) as taken, coalesce(sum(realized * take), 0) as gross_sum,
+                coalesce(sum((realized - 2 * slip / 1e4) * take), 0) as net_sum
+            from k group by all
         )
         select {", ".join(f"grouping({g}) as g_{g}" for g in GROUPS)}, {", ".join(GROUPS)},
-            count(*) as rows, count(hit) as n, coalesce(sum(hit), 0) as hits, sum(p) as p_sum,
-            sum(ev) as ev_sum, sum(realized) as r_sum, sum(realized * realized) as r2_sum,
-            sum((p - hit) ^ 2) as brier_sum, sum(spread) as spread_sum, count(spread) as spread_n,
-            sum(slip) as slip_sum, count(take) as taken, coalesce(sum(realized * take), 0) as gross_sum,
-            coalesce(sum((realized - 2 * slip / 1e4) * take), 0) as net_sum
-        from k
+            {", ".join(f"sum({m})::{t} as {m}" for m, t in _MEASURES)}
+        from cells
         group by grouping sets ({sets})
         """,
     )
