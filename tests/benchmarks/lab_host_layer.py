@@ -55,7 +55,8 @@ def main() -> int:
     stamp = datetime.fromtimestamp(RESULTS.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"{HEADING}\n\nMeasured by `tests/lab` (one Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB) on {stamp}; "
-        f"folded in by `tests/benchmarks/lab_host_layer.py`.\n\n{body}\n"
+        f"folded in by `tests/benchmarks/lab_host_layer.py`. `?` = not measured in that run (an earlier "
+        f"step failed or timed out; see the test log).\n\n{body}\n"
     )
     doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
