@@ -6,6 +6,13 @@ pulumi, ...) inside the commands, so `trader --help` stays fast and the service 
 
 import typer
 
+from app.ops.backup.cli import backup_cli
+from app.ops.inventory import inventory_command
+from app.ops.lab.cli import lab_cli
+from app.ops.review.cli import review_cli
+from app.service_cli import dev_command, migrate_command, serve_command
+from backtests.cli import backtest_cli, data_cli
+
 cli = typer.Typer(
     name="trader",
     help="Solo Trader Stack: run the service, deploy it, back it up, review your trading.",
@@ -13,32 +20,16 @@ cli = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-from app.ops.lab.cli import lab_cli  # noqa: E402
-
-cli.add_typer(lab_cli, name="lab")
-
-from app.ops.inventory import inventory_command  # noqa: E402
-
-cli.command("inventory")(inventory_command)
-
-from app.ops.review.cli import review_cli  # noqa: E402
-
-cli.add_typer(review_cli, name="review")
-
-from app.ops.backup.cli import backup_cli  # noqa: E402
-
-cli.add_typer(backup_cli, name="backup")
-
-from app.service_cli import dev_command, migrate_command, serve_command  # noqa: E402
-
+# Service first, then deployment, then the operator's data and review tools.
 cli.command("serve")(serve_command)
 cli.command("migrate")(migrate_command)
 cli.command("dev")(dev_command)
-
-from backtests.cli import backtest_cli, data_cli  # noqa: E402
-
+cli.add_typer(lab_cli, name="lab")
+cli.command("inventory")(inventory_command)
+cli.add_typer(backup_cli, name="backup")
 cli.add_typer(data_cli, name="data")
 cli.add_typer(backtest_cli, name="backtest")
+cli.add_typer(review_cli, name="review")
 
 
 def main() -> None:
