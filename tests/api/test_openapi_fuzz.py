@@ -12,7 +12,6 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
-    negative_data_rejection,
     positive_data_acceptance,
 )
 
@@ -32,8 +31,6 @@ FUZZ_EXAMPLES = 30
 # matching their schemas) except two that do not fit this API: an opaque `cursor` is schema-valid
 # yet rightly refused, and Starlette's 405 lists only the methods of the route it matched.
 NOT_APPLICABLE = [positive_data_acceptance, allow_header_conformance]
-# The provider routes (owned by app/providers) accept unknown query parameters; tracked there.
-LENIENT_PREFIXES = ("/api/v1/market", "/api/v1/assistant")
 
 # The document is built from a throwaway app: building it needs neither settings nor a database.
 schema = schemathesis.openapi.from_dict(create_app().openapi())
@@ -72,7 +69,4 @@ def base_url(pg_server: PostgresServer) -> Iterator[str]:
     suppress_health_check=list(hypothesis.HealthCheck),
 )
 def test_no_input_makes_a_server_error(case: schemathesis.Case, base_url: str) -> None:
-    excluded = NOT_APPLICABLE
-    if case.path.startswith(LENIENT_PREFIXES):
-        excluded = [*NOT_APPLICABLE, negative_data_rejection]
-    case.call_and_validate(base_url=base_url, headers=AUTH, timeout=30, excluded_checks=excluded)
+    case.call_and_validate(base_url=base_url, headers=AUTH, timeout=30, excluded_checks=NOT_APPLICABLE)
