@@ -9,6 +9,7 @@ import typer
 from app.ops.backup.cli import backup_cli
 from app.ops.inventory import inventory_command
 from app.ops.lab.cli import lab_cli
+from app.ops.logs.cli import logs_cli
 from app.ops.review.cli import review_cli
 from app.service_cli import dev_command, migrate_command, serve_command
 from backtests.cli import backtest_cli, data_cli
@@ -27,6 +28,7 @@ cli.command("dev")(dev_command)
 cli.add_typer(lab_cli, name="lab")
 cli.command("inventory")(inventory_command)
 cli.add_typer(backup_cli, name="backup")
+cli.add_typer(logs_cli, name="logs")
 cli.add_typer(data_cli, name="data")
 cli.add_typer(backtest_cli, name="backtest")
 cli.add_typer(review_cli, name="review")

@@ -6,12 +6,16 @@ value fails start-up with a message naming the variable; see `load_settings`.
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_MARKERS = ("changeme", "change-me", "replace-me", "placeholder", "xxx")
+
+# LOGS_RETENTION_DAYS: `logs` rows older than this many days move to the bucket (`trader logs
+# archive`); the database keeps the recent ones for the API and the weekly review.
+LogsRetentionDays = Annotated[int, Field(ge=1, le=3650)]
 
 
 class TradierEnv(StrEnum):
@@ -106,10 +110,38 @@ class Settings(BaseSettings):
     alert_rate_limited_per_minute: int = Field(10, ge=1)
     alert_dedup_seconds: float = Field(300.0, ge=0)
 
+    # --- background loops, price alerts, live stream (app/loops, docs/loops.md); all off by default ---
+    enable_background_loops: bool = Field(
+        False, description="ENABLE_BACKGROUND_LOOPS: snapshot WATCHLIST_SYMBOLS on a market-hours schedule"
+    )
+    enable_alerts_poller: bool = Field(
+        False, description="ENABLE_ALERTS_POLLER: evaluate /api/v1/alerts rules against new snapshots"
+    )
+    ws_ping_sec: float = Field(20.0, gt=0, le=3600, description="WS_PING_SEC: /api/v1/stream ping period")
+    ws_queue_size: int = Field(100, ge=1, le=10_000, description="WS_QUEUE_SIZE: events held per client")
+    watchlist_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="WATCHLIST_SYMBOLS: comma-separated tickers the loop snapshots"
+    )
+    watchlist_horizons: Annotated[list[Literal["1d", "5d", "1m", "3m", "6m", "1y"]], NoDecode] = Field(
+        default_factory=lambda: ["1d"], description="WATCHLIST_HORIZONS: comma-separated, e.g. 1d,1m"
+    )
+    snapshot_interval_minutes: int = Field(
+        15, ge=1, le=390, description="SNAPSHOT_INTERVAL_MINUTES: cycles from the open, every N minutes"
+    )
+    loop_rate_reserve: int = Field(
+        2, ge=0, description="LOOP_RATE_RESERVE: Polygon tokens the loop leaves to interactive calls"
+    )
+    alerts_poll_seconds: float = Field(60.0, gt=0, description="ALERTS_POLL_SECONDS: poller period")
+
+    # --- log archive (`trader logs archive` reads the same variable) ---
+    logs_retention_days: LogsRetentionDays = Field(
+        14, description="LOGS_RETENTION_DAYS: older `logs` rows are moved to the bucket"
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _split_allowlist(cls, data: dict) -> dict:
-        for field in ("symbol_allowlist", "market_overview_symbols"):
+        for field in ("symbol_allowlist", "market_overview_symbols", "watchlist_symbols"):
             raw = data.get(field) if isinstance(data, dict) else None
             if isinstance(raw, str):
                 data[field] = [s.strip().upper() for s in raw.split(",") if s.strip()]
@@ -130,6 +162,30 @@ class Settings(BaseSettings):
                 raise ValueError("API_TOKEN looks like a placeholder or is shorter than 16 characters")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_horizons(cls, data: dict) -> dict:
+        raw = data.get("watchlist_horizons") if isinstance(data, dict) else None
+        if isinstance(raw, str):  # horizons are lower case: not through the upper-casing splitter
+            data["watchlist_horizons"] = [h.strip() for h in raw.split(",") if h.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _check_loops(self) -> Self:
+        if self.enable_background_loops:
+            if not self.watchlist_symbols:
+                raise ValueError(
+                    "ENABLE_BACKGROUND_LOOPS=true needs WATCHLIST_SYMBOLS (comma-separated, e.g. SPY,QQQ)"
+                )
+            if self.polygon_api_key is None:
+                raise ValueError("ENABLE_BACKGROUND_LOOPS=true needs POLYGON_API_KEY (the loop's data)")
+            if self.loop_rate_reserve >= self.polygon_api_rate:
+                raise ValueError(
+                    f"LOOP_RATE_RESERVE ({self.loop_rate_reserve}) must be below POLYGON_API_RATE "
+                    f"({self.polygon_api_rate:g}): the loop would never get a request"
+                )
         return self
 
     @property

@@ -1,0 +1,100 @@
+"""Settings of `trader logs` (`LOGS_*` environment variables). The bucket and its key pair fall
+back to the backup's `BACKUP_S3_*` variables: on the droplet both jobs write to the same bucket,
+under different prefixes, so one env file or the other is enough.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.core.config import LogsRetentionDays
+from app.ops.logs import LogsError
+
+
+def _env(field: str) -> AliasChoices:
+    """LOGS_<FIELD>, else BACKUP_<FIELD> (the same bucket as the backups)."""
+    return AliasChoices(f"LOGS_{field.upper()}", f"BACKUP_{field.upper()}")
+
+
+class LogsSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOGS_", env_file=None, extra="ignore", case_sensitive=False, populate_by_name=True
+    )
+
+    database_url: str = Field(
+        "postgresql://trader@127.0.0.1:5432/trader",
+        validation_alias=AliasChoices("LOGS_DATABASE_URL", "DATABASE_URL"),
+    )
+    retention_days: LogsRetentionDays = Field(14, validation_alias="LOGS_RETENTION_DAYS")
+    # rows are archived one block of ids at a time: one transaction, one object per day in it
+    block_ids: int = Field(50_000, ge=100, le=5_000_000)
+    # --- object storage (DigitalOcean Spaces or any S3 API) ---
+    s3_endpoint: str | None = Field(None, validation_alias=_env("s3_endpoint"))
+    s3_region: str = Field("us-east-1", validation_alias=_env("s3_region"))
+    s3_bucket: str | None = Field(None, validation_alias=_env("s3_bucket"))
+    s3_prefix: str = Field(
+        "trader", pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", validation_alias=_env("s3_prefix")
+    )
+    s3_access_key_id: SecretStr | None = Field(None, validation_alias=_env("s3_access_key_id"))
+    s3_secret_access_key: SecretStr | None = Field(None, validation_alias=_env("s3_secret_access_key"))
+    s3_addressing_style: Literal["path", "virtual", "auto"] = Field(
+        "path", validation_alias=_env("s3_addressing_style")
+    )
+    # --- container logs ---
+    containers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["app", "db", "caddy"])
+    docker_bin: str = "docker"
+    ship_days: int = Field(7, ge=1, le=90, description="completed days a first run looks back")
+    state_dir: Path = Field(Path("/var/lib/trader-logship"), description="last shipped day per container")
+    # --- running ---
+    textfile_dir: Path | None = Field(None, description="node-exporter textfile collector directory")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_containers(cls, data: dict) -> dict:
+        raw = data.get("containers") if isinstance(data, dict) else None
+        if isinstance(raw, str):
+            data["containers"] = [item.strip() for item in raw.split(",") if item.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL must start with postgresql://")
+        if self.s3_endpoint is not None:
+            parts = urlsplit(self.s3_endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    "LOGS_S3_ENDPOINT must be an http(s) URL, e.g. https://nyc3.digitaloceanspaces.com"
+                )
+        for name in self.containers:
+            if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+                raise ValueError(f"LOGS_CONTAINERS: {name!r} is not a container name")
+        return self
+
+    @property
+    def archive_url(self) -> str | None:
+        """s3://bucket/prefix of the archive, when a bucket is configured."""
+        return f"s3://{self.s3_bucket}/{self.s3_prefix.strip('/')}" if self.s3_bucket else None
+
+    def require(self, *fields: str) -> None:
+        """Fail with one message naming every missing setting a command needs."""
+        missing = [f"LOGS_{f.upper()}" for f in fields if getattr(self, f) in (None, [], "")]
+        if missing:
+            raise LogsError(
+                f"missing setting(s): {', '.join(missing)} (or their BACKUP_* twins; see docs/logs.md)"
+            )
+
+
+def load_logs_settings(**overrides: object) -> LogsSettings:
+    """Settings from the environment plus overrides; validation errors name the variables."""
+    try:
+        return LogsSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = f"LOGS_{str(err['loc'][0]).upper().removeprefix('LOGS_')}: " if err["loc"] else ""
+            lines.append(f"{where}{err['msg']}")
+        raise LogsError("invalid logs configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,104 @@
+"""The bucket side of the log archive: whole small objects put, read back and listed.
+
+    <prefix>/logs/date=YYYY-MM-DD/ids-<first>-<last>.parquet        `logs` rows (trader logs archive)
+    <prefix>/containers/date=YYYY-MM-DD/<container>.ndjson.gz       container logs (trader logs ship)
+
+Objects are a few MB at most (one day of one id block, or one day of one container), so each is a
+single PUT: S3 makes it visible whole or not at all. boto3 is imported here only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from app.ops.logs import LogsError
+from app.ops.logs.settings import LogsSettings
+
+CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"}
+
+
+class LogStore:
+    def __init__(self, settings: LogsSettings, retries: int = 2) -> None:
+        settings.require("s3_bucket", "s3_access_key_id", "s3_secret_access_key")
+        import boto3
+        from botocore.config import Config
+
+        assert settings.s3_access_key_id and settings.s3_secret_access_key and settings.s3_bucket
+        self.settings = settings
+        self.bucket = settings.s3_bucket
+        self.prefix = settings.s3_prefix.strip("/")
+        self.client: Any = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id.get_secret_value(),
+            aws_secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+            config=Config(
+                s3={"addressing_style": settings.s3_addressing_style},
+                retries={"max_attempts": retries + 1, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+                # several S3-compatible servers reject boto3's default trailing CRC checksums
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    def key(self, *parts: str) -> str:
+        return "/".join((self.prefix, *parts))
+
+    @contextlib.contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn boto errors into one line that names the setting to fix."""
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+        try:
+            yield
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in CREDENTIAL_CODES:
+                raise LogsError(
+                    f"{action}: the object store refused the credentials ({code}): check "
+                    "LOGS_S3_ACCESS_KEY_ID and LOGS_S3_SECRET_ACCESS_KEY"
+                ) from None
+            if code == "NoSuchBucket":
+                raise LogsError(f"{action}: bucket LOGS_S3_BUCKET={self.bucket} does not exist") from None
+            raise LogsError(f"{action} (s3://{self.bucket}) failed: {exc}") from None
+        except EndpointConnectionError:
+            raise LogsError(f"{action}: cannot reach LOGS_S3_ENDPOINT={self.settings.s3_endpoint}") from None
+        except (Boto3Error, BotoCoreError, OSError) as exc:
+            raise LogsError(f"{action} (s3://{self.bucket}) failed: {exc}") from None
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        """Upload, then check the stored size with a HEAD (a proxy that cut the body shows here)."""
+        with self.errors(f"uploading {key}"):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+            size = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+        if size != len(body):
+            raise LogsError(f"uploaded {key} is {size} bytes in the bucket, {len(body)} were sent")
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, None when it does not exist."""
+        from botocore.exceptions import ClientError
+
+        with self.errors(f"reading {key}"):
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+
+    def list(self, prefix: str) -> dict[str, str]:
+        """key -> ETag of every object under `<prefix>/<prefix>`."""
+        found: dict[str, str] = {}
+        with self.errors(f"listing {prefix}"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.key(prefix)
+            ):
+                for obj in page.get("Contents", []):
+                    found[obj["Key"]] = obj["ETag"]
+        return found
