@@ -25,6 +25,8 @@ from app.api.router import api_router
 from app.core.config import Settings, load_settings
 from app.db.pool import bind_pool_metrics, housekeeping, open_database
 from app.logging import configure_logging
+from app.loops.runner import start_loops
+from app.loops.stream import StreamHub
 from app.metrics import Metrics
 from app.providers.registry import open_providers
 
@@ -48,10 +50,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # --- providers (Polygon, Tradier, Discord): opened here, closed below; owned by app/providers ---
     app.state.providers = await open_providers(settings, pool, metrics)
     app.state.unhandled_exception_hooks.append(unhandled_exception_hook(app.state.providers.notifier))
+    # --- snapshot loop, alert poller (each only when enabled), live stream: app/loops ---
+    app.state.stream = StreamHub(settings.ws_queue_size, metrics)
+    loops = start_loops(settings, pool, app.state.providers, metrics, app.state.stream)
     log.info("started", version=__version__, timescale=app.state.timescale)
     try:
         yield
     finally:
+        await loops.aclose()
         await app.state.providers.aclose()
         prober.cancel()
         # a probe cut short by the cancel may fail its connection reset: nothing to act on now

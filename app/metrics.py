@@ -59,3 +59,54 @@ class Metrics:
         self.db_pool_max = Gauge("trader_db_pool_max", "Database pool maximum size.", registry=r)
         self.db_up = Gauge("trader_db_up", "1 when the last database probe succeeded.", registry=r)
         Gauge("trader_build_info", "Build information.", ["version"], registry=r).labels(__version__).set(1)
+        # --- background loops, alert rules, live stream (app/loops) ---
+        self.loop_cycles = Counter(
+            "trader_loop_cycles",
+            "Loop cycles by outcome (done, failed, skipped).",
+            ["loop", "outcome"],
+            registry=r,
+        )
+        self.loop_cycle_duration = Histogram(
+            "trader_loop_cycle_duration_seconds",
+            "How long a loop cycle took.",
+            ["loop"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 900),
+            registry=r,
+        )
+        self.loop_symbols = Counter(
+            "trader_loop_symbols",
+            "Symbol snapshots (one per symbol and horizon) by outcome (done, failed).",
+            ["loop", "outcome"],
+            registry=r,
+        )
+        self.loop_lag = Gauge(
+            "trader_loop_lag_seconds",
+            "How late the last cycle started after its scheduled time.",
+            ["loop"],
+            registry=r,
+        )
+        self.loop_next_cycle = Gauge(
+            "trader_loop_next_cycle_timestamp_seconds",
+            "Scheduled time of the cycle the loop waits for or is running (overdue = stopped).",
+            ["loop"],
+            registry=r,
+        )
+        self.alert_rules_fired = Counter(
+            "trader_alert_rules_fired", "Alert rule firings, by rule kind.", ["kind"], registry=r
+        )
+        self.alert_rules_suppressed = Counter(
+            "trader_alert_rules_suppressed",
+            "Crossings not sent because of the rule's cooldown.",
+            ["kind"],
+            registry=r,
+        )
+        self.alert_rules_enabled = Gauge(
+            "trader_alert_rules_enabled", "Enabled alert rules at the last poll.", registry=r
+        )
+        self.stream_clients = Gauge("trader_stream_clients", "Connected /api/v1/stream clients.", registry=r)
+        self.stream_clients_dropped = Counter(
+            "trader_stream_clients_dropped",
+            "Stream clients disconnected by the server, by reason (dead, slow).",
+            ["reason"],
+            registry=r,
+        )

@@ -1,0 +1,93 @@
+"""The live stream behind `GET /api/v1/stream` (WebSocket): new snapshots and alert firings, as
+JSON events, to every connected client.
+
+Each client has a bounded queue (WS_QUEUE_SIZE events): a client that cannot keep up is
+disconnected (close code 1013, "try again later") rather than letting its backlog grow the
+service's memory. Every WS_PING_SEC the server sends `{"type": "ping"}`; a client that has sent
+nothing (a `{"type": "pong"}` will do) for two ping periods is considered dead and closed (4001).
+"""
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from app.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+CLOSE_SLOW = 1013  # RFC 6455 "try again later"
+CLOSE_DEAD = 4001  # application range: no answer to two pings
+MISSED_PINGS = 2
+
+
+@dataclass(eq=False)
+class Subscriber:
+    queue: asyncio.Queue[dict[str, Any]]
+    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class StreamHub:
+    def __init__(self, queue_size: int, metrics: Metrics) -> None:
+        self.queue_size = queue_size
+        self.metrics = metrics
+        self.subscribers: set[Subscriber] = set()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Hand an event to every client without waiting; a full queue marks its client slow."""
+        for sub in self.subscribers:
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                sub.overflowed.set()
+
+    async def serve(self, websocket: WebSocket, ping_seconds: float) -> None:
+        """Run one accepted client's session until it leaves or is dropped."""
+        sub = Subscriber(asyncio.Queue(self.queue_size))
+        self.subscribers.add(sub)
+        self.metrics.stream_clients.inc()
+        heard = time.monotonic()
+
+        async def send() -> None:
+            while True:
+                await websocket.send_json(await sub.queue.get())
+
+        async def receive() -> None:
+            nonlocal heard
+            with contextlib.suppress(WebSocketDisconnect):
+                while True:
+                    await websocket.receive_text()
+                    heard = time.monotonic()
+
+        async def ping() -> str:
+            while True:
+                await asyncio.sleep(ping_seconds)
+                if time.monotonic() - heard > MISSED_PINGS * ping_seconds:
+                    return "dead"
+                await websocket.send_json({"type": "ping", "ts": datetime.now(UTC).isoformat()})
+
+        async def overflow() -> str:
+            await sub.overflowed.wait()
+            return "slow"
+
+        tasks = [asyncio.create_task(c) for c in (send(), receive(), ping(), overflow())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            first = done.pop()
+            reason = None if first.cancelled() or first.exception() else first.result()
+            if reason is not None:  # we drop it; otherwise the client left or its socket failed
+                self.metrics.stream_clients_dropped.labels(reason).inc()
+                log.info("stream_client_dropped", reason=reason)
+                with contextlib.suppress(Exception):  # it may be gone already
+                    await websocket.close(CLOSE_SLOW if reason == "slow" else CLOSE_DEAD, reason)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.subscribers.discard(sub)
+            self.metrics.stream_clients.dec()
