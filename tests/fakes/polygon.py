@@ -2,7 +2,9 @@
 daily and snapshots, in the payload shapes of Polygon's public docs.
 
 Prices are synthetic and deterministic (a symbol's close on a day depends only on both), weekdays
-only. `plan="free"` refuses snapshots with 403 NOT_AUTHORIZED as the free plan does. Requests are
+only. Minute aggregates cover the regular session minute by minute plus sparse pre-market and
+after-hours bars (Polygon's minute bars include extended hours; a minute without trades has no bar).
+`plan="free"` refuses snapshots with 403 NOT_AUTHORIZED as the free plan does. Requests are
 recorded; `faults` scripts 429s, 5xx and slow answers.
 """
 
@@ -42,6 +44,36 @@ def bar(symbol: str, day: date, with_ticker: bool = False) -> dict:
         "n": 5000,
     }
     return {"T": symbol, **raw} if with_ticker else raw
+
+
+# Regular session 09:30-16:00 every minute; extended hours 04:00-09:30 and 16:00-20:00 every 10th.
+REGULAR = range(9 * 60 + 30, 16 * 60)
+EXTENDED = (*range(4 * 60, 9 * 60 + 30, 10), *range(16 * 60, 20 * 60, 10))
+
+
+def minutes_traded(day: date) -> list[int]:
+    """Minutes of the exchange day (from midnight New York) that have a minute bar."""
+    return sorted((*REGULAR, *EXTENDED)) if day.weekday() < 5 else []
+
+
+def close_at(symbol: str, day: date, minute: int) -> float:
+    """The close of the minute bar starting `minute` minutes after midnight New York."""
+    return round(close_on(symbol, day) * (1 + ((minute * 7919) % 41 - 20) / 10_000), 2)
+
+
+def minute_bar(symbol: str, day: date, minute: int) -> dict:
+    close = close_at(symbol, day, minute)
+    start = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK) + timedelta(minutes=minute)
+    return {
+        "v": 1_000 + minute,
+        "vw": round(close * 0.9999, 4),
+        "o": round(close * 0.9995, 2),
+        "c": close,
+        "h": round(close * 1.001, 2),
+        "l": round(close * 0.9985, 2),
+        "t": int(start.timestamp() * 1000),
+        "n": 10 + minute % 7,
+    }
 
 
 def ny_today() -> date:
@@ -109,13 +141,16 @@ class FakePolygon:
             end: date,
             cursor: int = 0,
         ) -> Response:
-            if timespan != "day" or multiplier != 1:
-                return JSONResponse({"status": "ERROR", "error": "fake serves 1/day only"}, 400)
-            days = sessions(start, end)
-            page = days[cursor : cursor + self.page_size]
-            results = [bar(symbol, d) for d in page] if symbol in UNIVERSE else []
+            if timespan not in ("day", "minute") or multiplier != 1:
+                return JSONResponse({"status": "ERROR", "error": "fake serves 1/day and 1/minute only"}, 400)
+            if timespan == "day":
+                bars = [(bar, (d,)) for d in sessions(start, end)]
+            else:
+                bars = [(minute_bar, (d, m)) for d in sessions(start, end) for m in minutes_traded(d)]
+            page = bars[cursor : cursor + self.page_size]
+            results = [make(symbol, *args) for make, args in page] if symbol in UNIVERSE else []
             body = self._aggregates(symbol, results)
-            if cursor + self.page_size < len(days) and results:
+            if cursor + self.page_size < len(bars) and results:
                 base = str(request.base_url).rstrip("/")
                 body["next_url"] = f"{base}{request.url.path}?cursor={cursor + self.page_size}"
             return JSONResponse(body)
