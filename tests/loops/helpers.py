@@ -3,9 +3,10 @@ features rows, and the service served on the test's own event loop (for WebSocke
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -129,5 +130,10 @@ async def serve_here(app: FastAPI) -> AsyncIterator[str]:
         sock.close()
 
 
-def minutes(n: float) -> timedelta:
-    return timedelta(minutes=n)
+async def until(condition: Callable[[], bool], what: str, within: float = 20.0) -> None:
+    """Wait for something another thread (a fake server) or task does; fails naming it."""
+    deadline = time.monotonic() + within
+    while not condition():  # the state lives in another thread: nothing to await
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        await asyncio.sleep(0.02)
