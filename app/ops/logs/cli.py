@@ -90,6 +90,7 @@ def query_command(
         ),
     ] = None,
     list_ready: Annotated[bool, typer.Option("--list", help="list the ready queries")] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="print CSV (header + rows) instead of a table")] = False,
 ) -> None:
     """Run DuckDB SQL (or a ready query) over the archive and print the result."""
     from app.ops.logs import LogsError
@@ -112,6 +113,14 @@ def query_command(
             columns, rows = run(Archive(url, settings), READY[ready][1] if ready else sql or "")
     except LogsError as exc:
         raise _fail(exc) from None
+    if csv:
+        import csv as csv_module
+        import sys
+
+        writer = csv_module.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        return
     table = Table(title=f"{ready or 'query'} over {url}")
     for column in columns:
         table.add_column(column)

@@ -39,17 +39,20 @@ class ShipResult:
     objects: list[str] = field(default_factory=list)
 
 
-def parse_line(raw: str) -> tuple[datetime, str] | None:
-    """`2026-11-20T10:00:00.123456789Z text` (docker logs --timestamps) -> (ts, text)."""
+def parse_line(raw: str) -> tuple[str, datetime, str] | None:
+    """`2026-11-20T10:00:00.123456789Z text` (docker logs --timestamps) -> (sort key with the
+    nanoseconds, which order lines of one microsecond; ts to the microsecond; text)."""
     stamp, sep, text = raw.partition(" ")
     if not sep or not stamp.endswith("Z"):
         return None
     whole, _, fraction = stamp[:-1].partition(".")
     try:
         ts = datetime.fromisoformat(whole).replace(tzinfo=UTC)
+        nanos = (fraction + "0" * 9)[:9]
+        micros = int(nanos[:6])
     except ValueError:
         return None
-    return ts + timedelta(microseconds=int((fraction + "000000")[:6])), text
+    return f"{whole}.{nanos}", ts + timedelta(microseconds=micros), text
 
 
 def day_records(settings: LogsSettings, container: str, day: date) -> list[dict[str, str]]:
@@ -83,12 +86,12 @@ def day_records(settings: LogsSettings, container: str, day: date) -> list[dict[
     for stream, out in (("stdout", done.stdout), ("stderr", done.stderr)):
         for raw in out.splitlines():
             parsed = parse_line(raw)
-            if parsed and start <= parsed[0] < end:
-                records.append((parsed[0], stream, parsed[1]))
+            if parsed and start <= parsed[1] < end:
+                records.append((*parsed, stream))
     records.sort(key=lambda r: r[0])
     return [
         {"ts": ts.isoformat().replace("+00:00", "Z"), "container": container, "stream": stream, "line": text}
-        for ts, stream, text in records
+        for _, ts, text, stream in records
     ]
 
 
