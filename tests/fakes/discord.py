@@ -64,7 +64,8 @@ class FakeDiscord:
                     )
             body = await request.json()
             content = body.get("content") or ""
-            if not content or len(content) > 2000:
+            # Like Discord: a message needs content or embeds (Alertmanager sends only embeds).
+            if (not content and not body.get("embeds")) or len(content) > 2000:
                 return JSONResponse(
                     {
                         "message": "Invalid Form Body",
