@@ -3,6 +3,7 @@
 import re
 import time
 import uuid
+from urllib.parse import parse_qs
 
 import structlog
 from prometheus_fastapi_instrumentator.routing import get_route_name
@@ -13,6 +14,15 @@ log = structlog.get_logger("app.request")
 
 # A caller-supplied X-Request-ID is kept only when it is short and plain (it ends up in logs).
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _symbol(scope: Scope) -> dict[str, str]:
+    """`symbol` for requests about one (path or query `symbol`, or `symbols`), else nothing."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    found = scope.get("path_params", {}).get("symbol") or next(
+        (query[name][0] for name in ("symbol", "symbols") if query.get(name)), None
+    )
+    return {"symbol": str(found).upper()[:200]} if found else {}
 
 
 class RequestLogMiddleware:
@@ -48,5 +58,6 @@ class RequestLogMiddleware:
                 path=scope["path"],
                 status=status,
                 latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                **_symbol(scope),
             )
             structlog.contextvars.unbind_contextvars("request_id")

@@ -13,6 +13,7 @@ import asyncpg
 from app.alerts.discord import DiscordNotifier, discord_retry_after
 from app.alerts.hooks import ProviderAlarm
 from app.core.config import Settings
+from app.logging import log_provider_call
 from app.metrics import Metrics
 from app.providers.http import HttpPolicy, ProviderHTTP
 from app.providers.journal import Journal
@@ -97,12 +98,12 @@ async def open_providers(settings: Settings, pool: asyncpg.Pool | None, metrics:
     notifier = open_notifier(settings, metrics)
     notifier.listeners.append(journal.alert_outcome)
     if notifier.http is not None:
-        notifier.http.listeners.append(journal.provider_call)
+        notifier.http.listeners += [journal.provider_call, log_provider_call]
     alarm = ProviderAlarm(
         notifier, settings.alert_provider_error_ratio, settings.alert_rate_limited_per_minute
     )
     polygon, tradier = open_polygon(settings, metrics), open_tradier(settings, metrics)
     for client in (polygon, tradier):
         if client is not None:
-            client.http.listeners += [alarm, journal.provider_call]
+            client.http.listeners += [alarm, journal.provider_call, log_provider_call]
     return Providers(polygon, tradier, notifier, alarm, journal)

@@ -7,7 +7,11 @@ import pytest
 
 from app.ops.logs.settings import LogsSettings
 from tests.logs.helpers import logs_settings, new_bucket
+from tests.providers.conftest import discord_fake, make_stack, polygon_fake, tradier_fake
 from tests.support.s3 import SeaweedS3
+
+# the service wired to the provider fakes (tests/providers), for the request-log test
+__all__ = ["discord_fake", "make_stack", "polygon_fake", "tradier_fake"]
 
 
 @pytest.fixture
