@@ -4,6 +4,11 @@ Order of events: probe namespace + tap -> cached image -> boot (one retry on a p
 twice -> the tests look at the guest from outside. Measured figures go to reports/lab/host-layer.json
 (tests/benchmarks/lab_host_layer.py folds them into docs/benchmarks.md). Any failing test gets the
 guest's console log attached to its report.
+
+The stack (tests/lab/test_stack.py) follows on the same VM: the lab's container images (built
+from Debian packages, cached), a Discord-compatible receiver on the host's loopback (the guest
+reaches it at 10.0.2.2), then stack.yml twice. Its figures go to reports/lab/stack.json
+(tests/benchmarks/lab_stack.py).
 """
 
 from __future__ import annotations
@@ -21,12 +26,18 @@ import pytest
 
 from app.ops.lab.image import ensure_image
 from app.ops.lab.inventory import write_inventory
+from app.ops.lab.stack import stack_vars, write_stack_vars
 from app.ops.lab.vm import LabVM
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.server import serve
 from tests.lab.playbook import PlaybookRun, run_playbook
 from tests.lab.probe import ProbeNet
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "reports" / "lab" / "host-layer.json"
+STACK_RESULTS = REPO / "reports" / "lab" / "stack.json"
+# QEMU's user network maps this guest-side address to the host's loopback.
+HOST_FROM_GUEST = "10.0.2.2"
 PUBLISHED_PORT = 8080
 GUEST_CMD_TIMEOUT_S = 900
 
@@ -42,13 +53,22 @@ def pytest_runtest_makereport(item, call):
         report.sections.append((f"guest console ({vm.console_log})", vm.console_tail(80)))
 
 
-@pytest.fixture(scope="session")
-def lab_results() -> Iterator[dict]:
+def _results(path: Path) -> Iterator[dict]:
     results: dict = {}
     yield results
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**previous, **results}, indent=2, sort_keys=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**previous, **results}, indent=2, sort_keys=True))
+
+
+@pytest.fixture(scope="session")
+def lab_results() -> Iterator[dict]:
+    yield from _results(RESULTS)
+
+
+@pytest.fixture(scope="session")
+def stack_results() -> Iterator[dict]:
+    yield from _results(STACK_RESULTS)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +79,19 @@ def probe_net() -> Iterator[ProbeNet]:
 
 
 @pytest.fixture(scope="session")
-def lab_vm(probe_net: ProbeNet, lab_results: dict) -> Iterator[LabVM]:
+def lab_vm(request: pytest.FixtureRequest, lab_results: dict) -> Iterator[LabVM]:
+    # Development only: TRADER_LAB_VM=NAME runs the tests against a VM `trader lab up --name NAME`
+    # started (and leaves it running); it has no probe network, so run only tests/lab/test_stack.py.
+    reuse = os.environ.get("TRADER_LAB_VM")
+    if reuse:
+        existing = LabVM.load(reuse)
+        if existing is None or not existing.running():
+            pytest.fail(
+                f"TRADER_LAB_VM={reuse}: no running lab VM of that name (`trader lab up --name {reuse}`)"
+            )
+        yield existing
+        return
+    probe_net: ProbeNet = request.getfixturevalue("probe_net")
     start = time.monotonic()
     image = ensure_image()
     lab_results["image_s"] = round(time.monotonic() - start, 1)
@@ -137,3 +169,44 @@ def published_container(converged: tuple, lab_vm: LabVM) -> int:
     )
     assert run.returncode == 0, f"docker run in the guest failed: {run.stderr.decode()}"
     return PUBLISHED_PORT
+
+
+@pytest.fixture(scope="session")
+def fake_discord() -> Iterator[tuple[FakeDiscord, str]]:
+    """The Discord stand-in on the host's loopback, and its webhook URL as the guest sees it."""
+    discord = FakeDiscord()
+    with serve(discord.app) as base_url:
+        yield discord, discord.webhook_url(base_url.replace("127.0.0.1", HOST_FROM_GUEST))
+
+
+@pytest.fixture(scope="session")
+def stack_vars_file(
+    fake_discord: tuple[FakeDiscord, str], stack_results: dict, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    from app.ops.images import build
+
+    start = time.monotonic()
+    images = build()
+    stack_results["images_s"] = round(time.monotonic() - start, 1)
+    variables = stack_vars(images, discord_webhook_url=fake_discord[1])
+    return write_stack_vars(variables, tmp_path_factory.mktemp("stack") / "stack-vars.json")
+
+
+def run_stack(inventory: Path, vars_file: Path, *extra: str) -> PlaybookRun:
+    return run_playbook(inventory, "-e", f"@{vars_file}", *extra, playbook="stack.yml")
+
+
+@pytest.fixture(scope="session")
+def stack_deployed(
+    converged: tuple, lab_inventory: Path, stack_vars_file: Path, stack_results: dict
+) -> tuple[PlaybookRun, PlaybookRun]:
+    """stack.yml on the converged host, then once more; the first run must succeed."""
+    first = run_stack(lab_inventory, stack_vars_file)
+    if first.returncode != 0:
+        pytest.fail(f"stack.yml failed on the lab VM (exit {first.returncode}) at:\n{first.failing_step()}")
+    stack_results["converge_s"] = round(first.seconds, 1)
+    second = run_stack(lab_inventory, stack_vars_file)
+    if second.returncode == 0:
+        stack_results["rerun_s"] = round(second.seconds, 1)
+        stack_results["rerun_changed"] = second.recap("changed")
+    return first, second

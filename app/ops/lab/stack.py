@@ -1,0 +1,43 @@
+"""The stack role's variables for the lab: 5A's image archives instead of registry images, no
+Grafana (no image can be built here), and the lab's Discord-compatible receiver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# `trader images build` names -> the stack role's service keys (stack_images in its defaults).
+SERVICE_KEYS = {
+    "app": "app",
+    "db": "db",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+    "node-exporter": "node_exporter",
+    "postgres-exporter": "postgres_exporter",
+    "caddy": "caddy",
+}
+GRAFANA_NOTE = "Grafana is left out of the lab: no Grafana image can be built here (production runs it)."
+
+
+def stack_vars(images: Mapping[str, Any], discord_webhook_url: str = "") -> dict[str, Any]:
+    """Extra vars for stack.yml from `app.ops.images.build()`'s result (name -> BuiltImage)."""
+    missing = sorted(set(SERVICE_KEYS) - set(images))
+    if missing:
+        raise ValueError(f"lab images missing: {', '.join(missing)}: run `trader images build`")
+    return {
+        "stack_images": {SERVICE_KEYS[name]: images[name].tag for name in SERVICE_KEYS},
+        "stack_image_archives": {SERVICE_KEYS[name]: str(images[name].archive) for name in SERVICE_KEYS},
+        "stack_grafana_enabled": False,
+        "stack_discord_webhook_url": discord_webhook_url,
+    }
+
+
+def write_stack_vars(variables: Mapping[str, Any], path: Path) -> Path:
+    """0600: the webhook URL is a secret."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps(variables, indent=2))
+    return path
