@@ -1,0 +1,75 @@
+"""Fold the stack's lab measurements into docs/benchmarks.md ("Stack on the lab VM").
+
+tests/lab/test_stack.py measures them on the session's VM and writes reports/lab/stack.json.
+`--run` runs the lab tests first (the host layer comes first on the same VM: an hour or more
+under TCG on a shared machine); without it the last results file is used. Baselines from the
+same run: the host layer's converge time next to the stack's, the first run next to the re-run,
+the request count next to the failures, the memory limits next to the idle use.
+
+    .venv/bin/python tests/benchmarks/lab_stack.py [--run]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "reports" / "lab" / "stack.json"
+HOST_RESULTS = REPO / "reports" / "lab" / "host-layer.json"
+DOC = REPO / "docs" / "benchmarks.md"
+HEADING = "## Stack on the lab VM"
+
+
+def table(r: dict, host: dict) -> str:
+    rows = [
+        ("lab images (cached after the first build)", f"{r.get('images_s', '?')} s", "-"),
+        ("stack.yml on the converged host", f"{r.get('converge_s', '?')} s",
+         f"host layer {host.get('converge_s', '?')} s"),
+        ("stack.yml second run (idempotent)",
+         f"{r.get('rerun_s', '?')} s, changed={r.get('rerun_changed', '?')}",
+         f"first run {r.get('converge_s', '?')} s"),
+        ("app update under a request loop", f"{r.get('update_s', '?')} s",
+         f"first run {r.get('converge_s', '?')} s"),
+        ("failed requests during the update (goal 0)", str(r.get("update_failed_requests", "?")),
+         f"of {r.get('update_requests', '?')} requests"),
+        ("db stopped -> alert at the Discord receiver", f"{r.get('db_down_alert_s', '?')} s",
+         "rule for 1m + 30 s scrape/eval + 30 s group_wait"),
+        ("memory of the whole stack at idle", f"{r.get('idle_memory_mib', '?')} MiB",
+         f"limits {r.get('memory_limits_mib', '?')} MiB"),
+    ]  # fmt: skip
+    lines = ["| figure | value | baseline (same run) |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    if "--run" in sys.argv[1:]:
+        subprocess.run([sys.executable, "-m", "pytest", "-m", "lab", "tests/lab"], cwd=REPO, check=False)
+    if not RESULTS.exists():
+        print(f"no results at {RESULTS}: run the lab tests (or this script with --run) first")
+        return 1
+    results = json.loads(RESULTS.read_text())
+    host = json.loads(HOST_RESULTS.read_text()) if HOST_RESULTS.exists() else {}
+    body = table(results, host)
+    print(body)
+    stamp = datetime.fromtimestamp(RESULTS.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"{HEADING}\n\nMeasured by `tests/lab/test_stack.py` (Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB; lab "
+        f"images: Postgres 17 for TimescaleDB, no Grafana) on {stamp}; folded in by "
+        f"`tests/benchmarks/lab_stack.py`. `?` = not measured in that run.\n\n{body}\n"
+    )
+    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
+    doc = pattern.sub(section + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + section
+    DOC.write_text(doc)
+    print(f"updated {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
