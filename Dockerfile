@@ -1,0 +1,37 @@
+# The service's production image. The lab cannot build it (no container registry is reachable
+# here): `trader images build` makes the lab's `app` image from Debian trixie packages instead, and
+# tests/images checks that image against this file's runtime contract (USER, EXPOSE, HEALTHCHECK,
+# CMD, ENV, WORKDIR), so keep the two in step by editing this file only.
+#
+# The base is pinned by exact version tag; append its digest (`@sha256:...`) at release, when a
+# registry is reachable. Python 3.13 on Debian 13 (trixie) is what the lab image and droplet run.
+ARG PYTHON_IMAGE=python:3.13.7-slim-trixie
+
+# --- builder: every wheel the service needs, built once, never shipped ---
+FROM ${PYTHON_IMAGE} AS builder
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY infra ./infra
+COPY backtests ./backtests
+COPY scripts ./scripts
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+# --- runtime: a venv from those wheels, run by an unprivileged user ---
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 trader \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin trader \
+ && mkdir /app && chown trader:trader /app
+# BuildKit's bind mount keeps the wheels out of every layer.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels solo-trader-stack
+ENV PATH="/opt/venv/bin:$PATH" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8000
+# No curl in the image: the standard library asks /health; a 503 (database down) or no answer
+# raises, so the container turns unhealthy.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/diag/health', timeout=4)"]
+CMD ["trader", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,51 @@
+"""`trader images build`: the lab's container images as docker-archive files (no registry)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+images_cli = typer.Typer(
+    help="The lab's container images, built from Debian packages and PyPI wheels.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+
+@images_cli.command("build")
+def build_command(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Build only this image (repeatable); default: every image."),
+    ] = None,
+) -> None:
+    """Build the images whose recipe changed (cached otherwise); write manifest.json next to them."""
+    from app.ops.images.build import ImageError, build, images_home
+    from app.ops.images.recipes import recipes
+
+    names = list(recipes())
+    if only and (unknown := [n for n in only if n not in names]):
+        console.print(
+            f"[red]images build:[/red] unknown --only {', '.join(unknown)}; choose from {', '.join(names)}"
+        )
+        raise typer.Exit(2)
+    started = time.monotonic()
+    try:
+        with console.status("checking the image cache") as status:
+            built = build(only or None, report=lambda msg: status.update(msg))
+    except ImageError as exc:
+        console.print(f"[red]images build failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    table = Table("image", "tag", "size", "state", "archive")
+    for image in built.values():
+        state = "cached" if image.cached else "built"
+        table.add_row(image.name, image.tag, f"{image.bytes / 2**20:.0f} MiB", state, str(image.archive))
+    console.print(table)
+    console.print(
+        f"{len(built)} image(s) in {time.monotonic() - started:.0f} s; "
+        f"manifest: {images_home() / 'manifest.json'}\n"
+        "load one on a Docker host with: docker load -i <archive>"
+    )

@@ -1,0 +1,62 @@
+"""Each image's entrypoint runs from its unpacked root, as its configured user (bubblewrap +
+the image's own setpriv): the binaries the lab's Compose services call exist and work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.images.helpers import Unpacked
+
+# image -> (argv appended to the entrypoint, or a whole argv when it has none; text expected)
+VERSION_CHECKS = {
+    "prometheus": (["--version"], "prometheus, version 2."),
+    "alertmanager": (["--version"], "alertmanager, version 0."),
+    "node-exporter": (["--version"], "node_exporter, version 1."),
+    "postgres-exporter": (["--version"], "postgres_exporter, version 0."),
+    "caddy": (["caddy", "version"], "v2."),
+}
+
+
+@pytest.mark.parametrize("name", list(VERSION_CHECKS))
+def test_entrypoint_runs_as_the_image_user(unpacked: Callable[[str], Unpacked], name: str) -> None:
+    image = unpacked(name)
+    args, expected = VERSION_CHECKS[name]
+    argv = [*(image.runtime.get("Entrypoint") or []), *args]
+    result = image.run(argv)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{name}: {argv} exited {result.returncode}:\n{output}"
+    assert expected in output, f"{name}: {argv} printed no {expected!r}:\n{output}"
+
+
+@pytest.mark.parametrize("name", ["prometheus", "alertmanager", "caddy"])
+def test_default_config_is_valid(unpacked: Callable[[str], Unpacked], name: str) -> None:
+    """The default CMD points at a config file the image ships, so `docker run` alone works."""
+    image = unpacked(name)
+    checks = {
+        "prometheus": ["promtool", "check", "config", "/etc/prometheus/prometheus.yml"],
+        "alertmanager": ["amtool", "check-config", "/etc/alertmanager/alertmanager.yml"],
+        "caddy": ["caddy", "validate", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+    }
+    result = image.run(checks[name])
+    assert result.returncode == 0, f"{name}: {checks[name]} failed:\n{result.stdout}{result.stderr}"
+
+
+def test_health_checks_written_for_official_images_find_wget(unpacked: Callable[[str], Unpacked]) -> None:
+    for name in ("prometheus", "alertmanager", "node-exporter", "postgres-exporter", "caddy"):
+        result = unpacked(name).run(["wget", "--help"])
+        assert "Usage: wget" in result.stdout + result.stderr, f"{name}: no working wget on PATH"
+
+
+def test_app_venv_imports_the_service_and_runs_trader(unpacked: Callable[[str], Unpacked]) -> None:
+    app = unpacked("app")
+    result = app.run(["python", "-c", "import app.main, sys; print(sys.prefix)"])
+    assert result.returncode == 0, f"app: importing app.main failed:\n{result.stderr}"
+    assert result.stdout.strip() == "/opt/venv", f"app: python on PATH is not the venv's: {result.stdout}"
+    result = app.run(["trader", "--help"])
+    assert result.returncode == 0 and "serve" in result.stdout, (
+        f"app: trader --help:\n{result.stdout}{result.stderr}"
+    )
+    result = app.run(["id", "-u"])
+    assert result.stdout.strip() == app.runtime["User"].split(":")[0], f"app runs as uid {result.stdout}"
