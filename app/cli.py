@@ -7,6 +7,7 @@ pulumi, ...) inside the commands, so `trader --help` stays fast and the service 
 import typer
 
 from app.ops.backup.cli import backup_cli
+from app.ops.images.cli import images_cli
 from app.ops.inventory import inventory_command
 from app.ops.lab.cli import lab_cli
 from app.ops.logs.cli import logs_cli
@@ -26,6 +27,7 @@ cli.command("serve")(serve_command)
 cli.command("migrate")(migrate_command)
 cli.command("dev")(dev_command)
 cli.add_typer(lab_cli, name="lab")
+cli.add_typer(images_cli, name="images")
 cli.command("inventory")(inventory_command)
 cli.add_typer(backup_cli, name="backup")
 cli.add_typer(logs_cli, name="logs")
