@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.ops.logs.settings import LogsSettings, load_logs_settings
 from tests.api.conftest import running, settings_for
 from tests.support.s3 import SeaweedS3
@@ -80,3 +82,23 @@ def bucket_objects(s3: SeaweedS3, bucket: str) -> dict[str, tuple[str, datetime]
     """key -> (ETag, LastModified) of every object in the bucket."""
     listing = s3.client().list_objects_v2(Bucket=bucket)
     return {o["Key"]: (o["ETag"], o["LastModified"]) for o in listing.get("Contents", [])}
+
+
+def env(settings: LogsSettings) -> dict[str, str]:
+    assert settings.s3_endpoint and settings.s3_bucket
+    assert settings.s3_access_key_id and settings.s3_secret_access_key
+    return {
+        "DATABASE_URL": settings.database_url,
+        "LOGS_S3_ENDPOINT": settings.s3_endpoint,
+        "LOGS_S3_BUCKET": settings.s3_bucket,
+        "LOGS_S3_ACCESS_KEY_ID": settings.s3_access_key_id.get_secret_value(),
+        "LOGS_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
+        "LOGS_STATE_DIR": str(settings.state_dir),
+        "LOGS_TEXTFILE_DIR": str(settings.textfile_dir),
+        "LOGS_CONTAINERS": ",".join(settings.containers),
+    }
+
+
+def call(settings: LogsSettings, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["logs", *args], env=env(settings))
+    return result.exit_code, result.output

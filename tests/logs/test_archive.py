@@ -2,6 +2,7 @@
 up in the bucket as date-partitioned Parquet, gone from Postgres, identical when DuckDB reads them
 back; a re-run changes nothing; a late row joins its day's object instead of duplicating it."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.logs.helpers import (
     OLD_DAYS,
     RECENT_DAY,
     bucket_objects,
+    call,
     db_rows,
     record,
     write_through_service,
@@ -118,3 +120,20 @@ async def test_a_run_waits_for_no_one_while_another_holds_the_lock(settings: Log
         await holder.close()
     assert result.locked_out and result.rows == 0, result
     assert len(await db_rows(settings.database_url)) == 5, "a locked-out run must not delete anything"
+
+
+async def test_the_command_reports_what_it_moved_and_where(settings: LogsSettings) -> None:
+    await write_through_service(settings.database_url, [record(OLD_DAYS[2]) for _ in range(4)])
+    code, out = await asyncio.to_thread(call, settings, "archive")
+    assert code == 0, out
+    assert "archived 4 rows" in out and f"{settings.archive_url}/logs/" in out, out
+    assert await db_rows(settings.database_url) == {}
+
+
+async def test_the_command_names_a_missing_bucket_setting(settings: LogsSettings) -> None:
+    await write_through_service(settings.database_url, [record(OLD_DAYS[2])])
+    code, out = await asyncio.to_thread(
+        call, settings.model_copy(update={"s3_bucket": "no-such-bucket"}), "archive"
+    )
+    assert code == 1 and "LOGS_S3_BUCKET=no-such-bucket does not exist" in out, out
+    assert len(await db_rows(settings.database_url)) == 1

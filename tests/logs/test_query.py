@@ -8,35 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from app.cli import cli
 from app.ops.localpg import PostgresServer
 from app.ops.logs.archive import archive
 from app.ops.logs.containers import to_ndjson_gz
 from app.ops.logs.settings import LogsSettings
 from app.ops.logs.store import LogStore
-from tests.logs.helpers import NOW, OLD_DAYS, logs_settings, new_bucket, record, write_through_service
+from tests.logs.helpers import NOW, OLD_DAYS, call, logs_settings, new_bucket, record, write_through_service
 from tests.support.s3 import SeaweedS3
 
 D1, D2 = OLD_DAYS[0], OLD_DAYS[1]
-
-
-def env(settings: LogsSettings) -> dict[str, str]:
-    assert settings.s3_endpoint and settings.s3_bucket
-    assert settings.s3_access_key_id and settings.s3_secret_access_key
-    return {
-        "DATABASE_URL": settings.database_url,
-        "LOGS_S3_ENDPOINT": settings.s3_endpoint,
-        "LOGS_S3_BUCKET": settings.s3_bucket,
-        "LOGS_S3_ACCESS_KEY_ID": settings.s3_access_key_id.get_secret_value(),
-        "LOGS_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
-    }
-
-
-def call(settings: LogsSettings, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["logs", *args], env=env(settings))
-    return result.exit_code, result.output
 
 
 def provider(day, status: str, level: str = "warning") -> dict:

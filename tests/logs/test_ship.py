@@ -15,7 +15,8 @@ import pytest
 from app.ops.logs import LogsError
 from app.ops.logs.containers import ship
 from app.ops.logs.settings import LogsSettings
-from tests.logs.helpers import bucket_objects
+from app.ops.logs.textfile import SHIP_FILE
+from tests.logs.helpers import bucket_objects, call
 from tests.support.s3 import SeaweedS3
 
 TODAY = date(2026, 3, 1)
@@ -128,3 +129,17 @@ def test_an_unknown_container_fails_naming_the_setting(settings: LogsSettings, f
     with pytest.raises(LogsError, match="LOGS_CONTAINERS") as failure:
         ship(settings, today=TODAY)
     assert "No such container: trader-api" in str(failure.value)
+
+
+def test_the_command_records_its_outcome_for_node_exporter(settings: LogsSettings, fake_docker: Path) -> None:
+    assert settings.textfile_dir
+    code, out = call(settings, "ship")
+    assert code == 0 and "shipped 0 lines" in out, out  # the fake's lines are all in February
+    ok = (settings.textfile_dir / SHIP_FILE).read_text()
+    assert "logs_ship_last_run_success 1.0" in ok and "logs_ship_last_success_timestamp_seconds" in ok, ok
+
+    code, out = call(settings.model_copy(update={"containers": ["gone"]}), "ship")
+    assert code == 1 and "LOGS_CONTAINERS" in out, out
+    failed = (settings.textfile_dir / SHIP_FILE).read_text()
+    assert "logs_ship_last_run_success 0.0" in failed, failed
+    assert "logs_ship_last_success_timestamp_seconds" in failed, "a failure keeps the last success time"

@@ -42,6 +42,14 @@ SELECT_BLOCK = """
 """
 
 
+class ArchiveFailed(LogsError):
+    """A run stopped; `rows` were archived (committed) by its blocks before the failure."""
+
+    def __init__(self, message: str, rows: int) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
 @dataclass
 class ArchiveResult:
     cutoff: datetime
@@ -124,7 +132,9 @@ async def archive(
                 progress(f"ids {first}-{last}: {rows} rows -> {len(keys)} object(s)")
             start = last + 1
     except asyncpg.PostgresError as exc:
-        raise LogsError(f"archiving from DATABASE_URL failed: {exc}") from None
+        raise ArchiveFailed(f"archiving from DATABASE_URL failed: {exc}", result.rows) from None
+    except LogsError as exc:
+        raise ArchiveFailed(str(exc), result.rows) from None
     finally:
         await conn.close()
     return result
@@ -139,12 +149,12 @@ async def archive_and_report(
     started = time.monotonic()
     try:
         result = await archive(settings, progress=progress, **kwargs)  # type: ignore[arg-type]
-    except LogsError:
+    except LogsError as exc:
         if settings.textfile_dir:
             textfile.write_archive(
                 settings.textfile_dir,
                 success=False,
-                rows=0,
+                rows=exc.rows if isinstance(exc, ArchiveFailed) else 0,
                 duration_seconds=time.monotonic() - started,
                 now=time.time(),
             )
