@@ -162,6 +162,17 @@ class Settings(BaseSettings):
                 raise ValueError("API_TOKEN looks like a placeholder or is shorter than 16 characters")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+        # TimescaleDB's retention also drops `logs` chunks: they must outlive the archive's window
+        # (plus a day of slack for a missed run), or rows vanish without reaching the bucket.
+        if (
+            self.timescale_retention_days is not None
+            and self.timescale_retention_days < self.logs_retention_days + 2
+        ):
+            raise ValueError(
+                f"TIMESCALE_RETENTION_DAYS ({self.timescale_retention_days}) must be at least "
+                f"LOGS_RETENTION_DAYS + 2 ({self.logs_retention_days + 2}): older logs would be dropped "
+                "before they are archived"
+            )
         return self
 
     @model_validator(mode="before")

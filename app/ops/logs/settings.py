@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.core.config import LogsRetentionDays
 from app.ops.logs import LogsError
 
+ENV_PREFIXES = ("LOGS_", "BACKUP_", "DATABASE_URL")
+
 
 def _env(field: str) -> AliasChoices:
     """LOGS_<FIELD>, else BACKUP_<FIELD> (the same bucket as the backups)."""
@@ -95,6 +97,8 @@ def load_logs_settings(**overrides: object) -> LogsSettings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = f"LOGS_{str(err['loc'][0]).upper().removeprefix('LOGS_')}: " if err["loc"] else ""
+            name = str(err["loc"][0]).upper() if err["loc"] else ""
+            # a field's name, or the environment variable (alias) it was read from
+            where = f"{name if name.startswith(ENV_PREFIXES) else 'LOGS_' + name}: " if name else ""
             lines.append(f"{where}{err['msg']}")
         raise LogsError("invalid logs configuration:\n  " + "\n  ".join(lines)) from None
