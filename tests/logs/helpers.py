@@ -40,6 +40,7 @@ def logs_settings(pg_url: str, s3: SeaweedS3, bucket: str, work: Path, **over: A
         "retention_days": 14,
         "textfile_dir": work / "textfile",
         "state_dir": work / "state",
+        "containers": ["app", "db", "caddy"],  # as tests/logs/fake_docker.py knows them
     }
     return load_logs_settings(**(values | over))
 

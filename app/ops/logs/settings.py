@@ -46,7 +46,10 @@ class LogsSettings(BaseSettings):
         "path", validation_alias=_env("s3_addressing_style")
     )
     # --- container logs ---
-    containers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["app", "db", "caddy"])
+    # the stack role's Compose project `trader`: containers are named <project>-<service>-1
+    containers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["trader-app-1", "trader-db-1", "trader-caddy-1"]
+    )
     docker_bin: str = "docker"
     ship_days: int = Field(7, ge=1, le=90, description="completed days a first run looks back")
     state_dir: Path = Field(Path("/var/lib/trader-logship"), description="last shipped day per container")
