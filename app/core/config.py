@@ -17,6 +17,11 @@ PLACEHOLDER_MARKERS = ("changeme", "change-me", "replace-me", "placeholder", "xx
 # archive`); the database keeps the recent ones for the API and the weekly review.
 LogsRetentionDays = Annotated[int, Field(ge=1, le=3650)]
 
+# WATCHLIST_HORIZONS: the horizons of `data.snapshot` (app.providers.snapshot.Horizon; a test keeps
+# the two in step; importing it here would be circular)
+WatchlistHorizon = Literal["1d", "5d", "1m", "3m", "6m", "1y"]
+DEFAULT_HORIZONS: tuple[WatchlistHorizon, ...] = ("1d",)
+
 
 class TradierEnv(StrEnum):
     sandbox = "sandbox"
@@ -122,8 +127,9 @@ class Settings(BaseSettings):
     watchlist_symbols: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="WATCHLIST_SYMBOLS: comma-separated tickers the loop snapshots"
     )
-    watchlist_horizons: Annotated[list[Literal["1d", "5d", "1m", "3m", "6m", "1y"]], NoDecode] = Field(
-        default_factory=lambda: ["1d"], description="WATCHLIST_HORIZONS: comma-separated, e.g. 1d,1m"
+    watchlist_horizons: Annotated[list[WatchlistHorizon], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_HORIZONS),
+        description="WATCHLIST_HORIZONS: comma-separated, e.g. 1d,1m",
     )
     snapshot_interval_minutes: int = Field(
         15, ge=1, le=390, description="SNAPSHOT_INTERVAL_MINUTES: cycles from the open, every N minutes"

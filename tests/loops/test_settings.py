@@ -1,9 +1,11 @@
 """The loop settings: off by default, and a switch turned on without what it needs fails start-up
 naming the variable to set."""
 
+from typing import get_args
+
 import pytest
 
-from app.core.config import Settings, SettingsError, load_settings
+from app.core.config import SettingsError, WatchlistHorizon, load_settings
 from app.providers.snapshot import Horizon
 from tests.api.factories import TOKEN
 
@@ -44,7 +46,6 @@ def test_lists_are_split_and_horizons_match_data_snapshot(monkeypatch) -> None:
     monkeypatch.setenv("WATCHLIST_HORIZONS", "1d,1m")
     settings = load_settings(api_token=TOKEN)
     assert settings.watchlist_symbols == ["SPY", "QQQ"] and settings.watchlist_horizons == ["1d", "1m"]
-    allowed = set(Settings.model_fields["watchlist_horizons"].annotation.__args__[0].__args__)
-    assert allowed == {h.value for h in Horizon}, (
+    assert set(get_args(WatchlistHorizon)) == {h.value for h in Horizon}, (
         "WATCHLIST_HORIZONS must allow exactly data.snapshot's horizons"
     )
