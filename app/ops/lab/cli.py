@@ -29,30 +29,56 @@ def up(
     probe_tap: Annotated[
         str | None, typer.Option(help="Also attach this existing tap device as the guest's probe NIC.")
     ] = None,
+    probe: Annotated[
+        bool,
+        typer.Option(
+            help="Create a probe network (tap + network namespace, needs root) that `down` removes; "
+            "the inventory names it (lab_probe_netns) so checks can reach the guest from outside."
+        ),
+    ] = False,
 ) -> None:
     """Build the image if needed (cached), boot a VM on loopback ports, write its inventory."""
-    from app.ops.lab.image import LabError, ensure_image
+    from app.ops.lab.image import PROBE_GUEST_ADDR, LabError, ensure_image
     from app.ops.lab.inventory import DEFAULT_INVENTORY, write_inventory
+    from app.ops.lab.probe import ProbeNet
     from app.ops.lab.vm import LabVM
 
     existing = LabVM.load(name)
     if existing and existing.running():
         console.print(f"lab VM '{name}' is already running (ssh port {existing.ssh_port})")
         raise typer.Exit(0)
+    if probe and probe_tap:
+        console.print("[red]lab up:[/red] give either --probe or --probe-tap, not both")
+        raise typer.Exit(2)
+    vm: LabVM | None = None
     try:
         with console.status("preparing the lab image") as status:
             image = ensure_image(lambda msg: status.update(msg))
+            net = ProbeNet.create() if probe else None
             vm = LabVM(
-                name=name, image_dir=str(image.dir), accel="kvm" if kvm else "tcg", probe_tap=probe_tap
+                name=name,
+                image_dir=str(image.dir),
+                accel="kvm" if kvm else "tcg",
+                probe_tap=net.tap if net else probe_tap,
+                probe_netns=net.netns if net else None,
             )
             vm.start(lambda msg: status.update(msg))
+            if net:
+                net.attach()
     except LabError as err:
+        if vm is not None:  # a failed `up` leaves no QEMU, overlay or probe namespace behind
+            vm.stop()
         console.print(f"[red]lab up failed:[/red] {err}")
         raise typer.Exit(1) from err
+    assert vm is not None
     path = write_inventory(vm, inventory or DEFAULT_INVENTORY)
     console.print(
         f"lab VM '{name}' is up: ssh on 127.0.0.1:{vm.ssh_port}, http {vm.http_port}, https {vm.https_port}"
     )
+    if vm.probe_netns:
+        console.print(
+            f"probe network: `ip netns exec {vm.probe_netns} ...` reaches the guest at {PROBE_GUEST_ADDR}"
+        )
     console.print(f"inventory: {path}")
     console.print(f"state and console log: {vm.dir}")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from app.ops.lab.image import PROBE_HOST_ADDR, PROBE_PREFIX
+from app.ops.lab.image import PROBE_GUEST_ADDR, PROBE_HOST_ADDR, PROBE_PREFIX
 from app.ops.lab.vm import LabVM
 
 REPO = Path(__file__).resolve().parents[3]
@@ -30,6 +30,8 @@ def inventory_for(vm: LabVM) -> dict:
         "lab_http_port": vm.http_port,
         "lab_https_port": vm.https_port,
     }
+    if vm.probe_netns:  # molecule's verify steps reach the guest from outside through it
+        host |= {"lab_probe_netns": vm.probe_netns, "lab_probe_address": PROBE_GUEST_ADDR}
     group_vars = {
         # The image trusts the lab key for root, like a fresh droplet; site.yml logs in as the
         # deploy user once base has created it and falls back to root before that.

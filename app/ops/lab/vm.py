@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.ops.lab.image import HOST_KEY_ALIAS, PROBE_MAC, UPLINK_MAC, LabError, LabImage
 from app.ops.lab.paths import lab_home
+from app.ops.lab.probe import ProbeNet
 
 BOOT_TIMEOUT_S = 300  # TCG boots reach SSH in 22-90 s here; a panicked guest is caught sooner
 PANIC_MARKERS = ("Kernel panic", "Oops:", "end Kernel panic")
@@ -48,6 +49,8 @@ class LabVM:
     cpus: int = 2
     memory_mb: int = 4096
     probe_tap: str | None = None
+    # Set only when the VM owns its probe namespace (`trader lab up --probe`): stop() removes it.
+    probe_netns: str | None = None
     pid: int | None = None
     ports: dict[str, int] = field(default_factory=dict)
 
@@ -204,6 +207,8 @@ class LabVM:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        """Kill QEMU and remove the overlay, pidfile, console log and state: nothing is left."""
+        """Kill QEMU and remove the overlay, pidfile, console log, state and any owned probe network."""
         self._kill()
+        if self.probe_netns and self.probe_tap:
+            ProbeNet(self.probe_netns, self.probe_tap).destroy()
         shutil.rmtree(self.dir, ignore_errors=True)
