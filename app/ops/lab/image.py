@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.ops.lab.paths import lab_home
 
@@ -51,7 +52,7 @@ _GUEST_FILES = {
     ),
 }
 
-RECIPE = {
+RECIPE: dict[str, Any] = {
     "version": 1,
     "suite": "trixie",
     "variant": "important",
