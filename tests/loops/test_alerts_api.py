@@ -33,6 +33,7 @@ async def test_create_list_and_disable(pg_url: str) -> None:
         assert len((await service.client.get("/api/v1/alerts")).json()["rules"]) == 2
         missing = await service.client.post("/api/v1/alerts/999/disable")
         assert missing.status_code == 404 and "999" in missing.json()["detail"]
+        assert (await service.client.post(f"/api/v1/alerts/{2**64}/disable")).status_code == 422
         assert (await service.anonymous.get("/api/v1/alerts")).status_code == 401
 
 

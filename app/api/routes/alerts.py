@@ -5,7 +5,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.deps import PoolDep
@@ -17,7 +17,31 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
 class AlertRuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"kind": "price_cross", "symbol": "SPY", "direction": "above", "level": 600},
+                {
+                    "kind": "pct_move",
+                    "symbol": "QQQ",
+                    "direction": "below",
+                    "level": -2,
+                    "window_minutes": 60,
+                },
+                {
+                    "kind": "feature_cross",
+                    "symbol": "AAPL",
+                    "direction": "above",
+                    "level": 35,
+                    "field": "horizon.realized_vol_pct",
+                    "horizon": "1m",
+                    "cooldown_seconds": 86400,
+                    "note": "volatility regime change",
+                },
+            ]
+        },
+    )
 
     kind: Literal["price_cross", "pct_move", "feature_cross"] = Field(examples=["price_cross"])
     symbol: Symbol
@@ -88,7 +112,7 @@ async def listing(
     summary="Disable an alert rule",
     responses={404: {"description": "no rule with this id"}},
 )
-async def disable(rule_id: int, pool: PoolDep) -> AlertRuleOut:
+async def disable(rule_id: Annotated[int, Path(ge=1, le=2**63 - 1)], pool: PoolDep) -> AlertRuleOut:
     row = await rules.disable(pool, rule_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alert rule with id {rule_id}")
