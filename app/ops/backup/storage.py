@@ -26,6 +26,7 @@ from typing import Any
 from app.ops.backup import BackupError
 from app.ops.backup.manifest import Manifest
 from app.ops.backup.settings import BackupSettings
+from app.ops.s3 import s3_client
 
 DUMP_NAME = "dump.pgdump.age"
 MANIFEST_NAME = "manifest.json"
@@ -49,29 +50,13 @@ class Listed:
 class BackupStore:
     def __init__(self, settings: BackupSettings) -> None:
         settings.require("s3_bucket", "s3_access_key_id", "s3_secret_access_key")
-        import boto3
         from boto3.s3.transfer import TransferConfig
-        from botocore.config import Config
 
-        assert settings.s3_access_key_id and settings.s3_secret_access_key and settings.s3_bucket
+        assert settings.s3_bucket
         self.settings = settings
         self.bucket = settings.s3_bucket
         self.prefix = settings.s3_prefix.strip("/")
-        self.client: Any = boto3.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint,
-            region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key_id.get_secret_value(),
-            aws_secret_access_key=settings.s3_secret_access_key.get_secret_value(),
-            config=Config(
-                s3={"addressing_style": settings.s3_addressing_style},
-                retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-        )
+        self.client: Any = s3_client(settings)
         part = settings.s3_part_mb * 1024 * 1024
         self.transfer = TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=4)
 

@@ -4,7 +4,7 @@
     <prefix>/containers/date=YYYY-MM-DD/<container>.ndjson.gz       container logs (trader logs ship)
 
 Objects are a few MB at most (one day of one id block, or one day of one container), so each is a
-single PUT: S3 makes it visible whole or not at all. boto3 is imported here only.
+single PUT: S3 makes it visible whole or not at all. The client: app/ops/s3.py.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from app.ops.logs import LogsError
 from app.ops.logs.settings import LogsSettings
+from app.ops.s3 import s3_client
 
 CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"}
 
@@ -22,29 +23,11 @@ CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied
 class LogStore:
     def __init__(self, settings: LogsSettings, retries: int = 2) -> None:
         settings.require("s3_bucket", "s3_access_key_id", "s3_secret_access_key")
-        import boto3
-        from botocore.config import Config
-
-        assert settings.s3_access_key_id and settings.s3_secret_access_key and settings.s3_bucket
+        assert settings.s3_bucket
         self.settings = settings
         self.bucket = settings.s3_bucket
         self.prefix = settings.s3_prefix.strip("/")
-        self.client: Any = boto3.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint,
-            region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key_id.get_secret_value(),
-            aws_secret_access_key=settings.s3_secret_access_key.get_secret_value(),
-            config=Config(
-                s3={"addressing_style": settings.s3_addressing_style},
-                retries={"max_attempts": retries + 1, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
-                # several S3-compatible servers reject boto3's default trailing CRC checksums
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-        )
+        self.client: Any = s3_client(settings, retries)
 
     def key(self, *parts: str) -> str:
         return "/".join((self.prefix, *parts))

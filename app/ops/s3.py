@@ -1,0 +1,48 @@
+"""The boto3 S3 client every operator command uses (backups, log archive): one place for the
+settings that make DigitalOcean Spaces and other S3-compatible servers behave.
+
+Path-style addressing works with Spaces and every S3 clone; boto3's default CRC trailing
+checksums are turned off (`when_required`): several S3-compatible servers reject them. boto3 is
+imported inside, so importing this module costs nothing for commands that never reach S3.
+"""
+
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+
+class S3Settings(Protocol):
+    """What a command's settings must offer (read-only: BackupSettings, LogsSettings)."""
+
+    @property
+    def s3_endpoint(self) -> str | None: ...
+    @property
+    def s3_region(self) -> str: ...
+    @property
+    def s3_access_key_id(self) -> SecretStr | None: ...
+    @property
+    def s3_secret_access_key(self) -> SecretStr | None: ...
+    @property
+    def s3_addressing_style(self) -> str: ...
+
+
+def s3_client(settings: S3Settings, retries: int = 2) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    assert settings.s3_access_key_id and settings.s3_secret_access_key, "check the key pair first"
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id.get_secret_value(),
+        aws_secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+        config=Config(
+            s3={"addressing_style": settings.s3_addressing_style},
+            retries={"max_attempts": retries + 1, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
