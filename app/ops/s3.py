@@ -7,6 +7,7 @@ imported inside, so importing this module costs nothing for commands that never 
 """
 
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -46,3 +47,19 @@ def s3_client(settings: S3Settings, retries: int = 2) -> Any:
             response_checksum_validation="when_required",
         ),
     )
+
+
+def endpoint_problem(endpoint: str | None, bucket: str | None, prefix: str) -> str | None:
+    """Why `<prefix>_S3_ENDPOINT` is unusable (None if it is fine or unset): not an http(s) URL,
+    or a bucket URL (`https://BUCKET.nyc3...`) where the regional endpoint belongs."""
+    if endpoint is None:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{prefix}_S3_ENDPOINT must be an http(s) URL, e.g. https://nyc3.digitaloceanspaces.com"
+    if bucket and parts.hostname.startswith(f"{bucket}."):
+        return (
+            f"{prefix}_S3_ENDPOINT must be the regional endpoint without the bucket name "
+            f"(https://{parts.hostname.removeprefix(bucket + '.')}); the bucket goes in {prefix}_S3_BUCKET"
+        )
+    return None

@@ -9,12 +9,12 @@ works on one without the recipient.
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.ops.backup import BackupError
+from app.ops.s3 import endpoint_problem
 
 # settings whose environment variable is not BACKUP_<FIELD>
 ENV_NAMES = {"database_url": "DATABASE_URL", "discord_webhook_url": "DISCORD_WEBHOOK_URL"}
@@ -87,18 +87,8 @@ class BackupSettings(BaseSettings):
     def _check(self) -> Self:
         if not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ValueError("DATABASE_URL must start with postgresql://")
-        if self.s3_endpoint is not None:
-            parts = urlsplit(self.s3_endpoint)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(
-                    "BACKUP_S3_ENDPOINT must be an http(s) URL, e.g. https://nyc3.digitaloceanspaces.com"
-                )
-            if self.s3_bucket and parts.hostname.startswith(f"{self.s3_bucket}."):
-                raise ValueError(
-                    "BACKUP_S3_ENDPOINT must be the regional endpoint without the bucket name "
-                    f"(https://{parts.hostname.removeprefix(self.s3_bucket + '.')}); "
-                    "the bucket goes in BACKUP_S3_BUCKET"
-                )
+        if problem := endpoint_problem(self.s3_endpoint, self.s3_bucket, "BACKUP"):
+            raise ValueError(problem)
         for recipient in self.age_recipients:
             if not recipient.startswith(("age1", "ssh-ed25519 ", "ssh-rsa ")):
                 raise ValueError(f"BACKUP_AGE_RECIPIENTS: {recipient!r} is not an age public key (age1...)")

@@ -5,13 +5,13 @@ under different prefixes, so one env file or the other is enough.
 
 from pathlib import Path
 from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.config import LogsRetentionDays
 from app.ops.logs import LogsError
+from app.ops.s3 import endpoint_problem
 
 ENV_PREFIXES = ("LOGS_", "BACKUP_", "DATABASE_URL")
 
@@ -68,12 +68,8 @@ class LogsSettings(BaseSettings):
     def _check(self) -> Self:
         if not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ValueError("DATABASE_URL must start with postgresql://")
-        if self.s3_endpoint is not None:
-            parts = urlsplit(self.s3_endpoint)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(
-                    "LOGS_S3_ENDPOINT must be an http(s) URL, e.g. https://nyc3.digitaloceanspaces.com"
-                )
+        if problem := endpoint_problem(self.s3_endpoint, self.s3_bucket, "LOGS"):
+            raise ValueError(problem)
         for name in self.containers:
             if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
                 raise ValueError(f"LOGS_CONTAINERS: {name!r} is not a container name")
