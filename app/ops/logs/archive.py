@@ -117,8 +117,9 @@ async def archive(
             return result
         start = 0
         while True:
+            # in id order along the primary key (id, ts): old rows have the low ids, found at once
             lowest = await conn.fetchval(
-                "select min(id) from logs where ts < $1 and id >= $2", result.cutoff, start
+                "select id from logs where ts < $1 and id >= $2 order by id limit 1", result.cutoff, start
             )
             if lowest is None:
                 break
