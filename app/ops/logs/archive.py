@@ -132,7 +132,7 @@ async def archive(
             if progress:
                 progress(f"ids {first}-{last}: {rows} rows -> {len(keys)} object(s)")
             start = last + 1
-    except asyncpg.PostgresError as exc:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:  # incl. a dropped connection
         raise ArchiveFailed(f"archiving from DATABASE_URL failed: {exc}", result.rows) from None
     except LogsError as exc:
         raise ArchiveFailed(str(exc), result.rows) from None
