@@ -2,6 +2,7 @@
 close, on its sessions only. Holidays and half days (13:00 closes) come from `exchange_calendars`
 (calendar XNYS), a maintained library, rather than a list kept here."""
 
+import asyncio
 import warnings
 from datetime import date, datetime, timedelta
 
@@ -23,10 +24,12 @@ class MarketSchedule:
         import exchange_calendars  # pandas underneath: loaded only when a loop runs
 
         start, end = day - timedelta(days=PAST_DAYS), day + timedelta(days=FUTURE_DAYS)
-        with warnings.catch_warnings():
-            # exchange_calendars 4.13 trips a pandas 3.1 deprecation while building; nothing to act on here
-            warnings.simplefilter("ignore", DeprecationWarning)
-            sessions = exchange_calendars.get_calendar(EXCHANGE, start=start.isoformat(), end=end.isoformat())
+        # exchange_calendars 4.13 trips this pandas 3.1 deprecation while building; nothing to act on
+        # here. A standing filter: catch_warnings is not thread-safe and this runs in a thread.
+        warnings.filterwarnings(
+            "ignore", message="Series.values returning an ndarray", category=DeprecationWarning
+        )
+        sessions = exchange_calendars.get_calendar(EXCHANGE, start=start.isoformat(), end=end.isoformat())
         table = sessions.schedule
         self._hours = {
             d.date(): (o.to_pydatetime(), c.to_pydatetime())
@@ -34,9 +37,19 @@ class MarketSchedule:
         }
         self._window = (start, end)
 
+    def _covers(self, day: date) -> bool:
+        return self._window is not None and self._window[0] <= day <= self._window[1]
+
+    async def ready(self, moment: datetime) -> None:
+        """Load the hours around `moment` in a thread when needed: importing pandas and building
+        the calendar takes seconds, which must not stall the service's event loop."""
+        first, last = moment.date() - timedelta(days=1), moment.date() + timedelta(days=LOOKAHEAD_DAYS)
+        if not (self._covers(first) and self._covers(last)):
+            await asyncio.to_thread(self._load, first)
+
     def session_hours(self, day: date) -> tuple[datetime, datetime] | None:
         """(open, close) in UTC for a session day, None when the exchange is closed."""
-        if self._window is None or not (self._window[0] <= day <= self._window[1]):
+        if not self._covers(day):
             self._load(day)
         return self._hours.get(day)
 

@@ -94,6 +94,7 @@ class SnapshotLoop:
     async def run(self) -> None:
         """Forever: run the cycle that is due (a restart resumes one less than an interval late),
         then sleep until the next scheduled one. A cycle that overran its successors skips them."""
+        await self.schedule.ready(self.clock.now())
         cycle = self.schedule.due(self.clock.now())
         while True:
             if cycle is not None:
@@ -102,6 +103,7 @@ class SnapshotLoop:
                 except Exception as exc:  # the database, most likely: the loop must outlive a cycle
                     self.metrics.loop_cycles.labels(LOOP, "failed").inc()
                     log.error("loop_cycle_error", loop=LOOP, cycle=cycle.isoformat(), error=repr(exc))
+            await self.schedule.ready(self.clock.now())
             cycle = self.schedule.next_after(max(self.clock.now(), cycle) if cycle else self.clock.now())
             self.metrics.loop_next_cycle.labels(LOOP).set(cycle.timestamp())
             await self.clock.sleep_until(cycle)

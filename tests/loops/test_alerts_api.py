@@ -91,7 +91,11 @@ async def test_the_service_runs_both_loops_when_enabled(pg_url: str, polygon, di
         await until(lambda: len(discord[0].messages) == 1, "the alert to reach Discord")
         assert "SPY price 110 crossed above 100" in discord[0].messages[0]["content"]
 
-        next_cycle = sample(metrics, "trader_loop_next_cycle_timestamp_seconds", loop="snapshots")
+        gauge = {"name": "trader_loop_next_cycle_timestamp_seconds", "loop": "snapshots"}
+        await until(
+            lambda: sample(metrics, **gauge) > 0, "the snapshot loop to load the calendar and schedule"
+        )
+        next_cycle = sample(metrics, **gauge)
         moment = datetime.fromtimestamp(next_cycle, UTC)
         assert moment in MarketSchedule(15).cycles_on(moment.date()), (
             f"the snapshot loop is not waiting for a scheduled cycle (gauge {next_cycle})"
