@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from app.metrics import Metrics
 
@@ -63,10 +63,8 @@ class StreamHub:
 
         async def receive() -> None:
             nonlocal unanswered
-            with contextlib.suppress(WebSocketDisconnect):
-                while True:
-                    await websocket.receive_text()
-                    unanswered = 0
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                unanswered = 0  # any message, text or binary, answers the pings
 
         async def ping() -> str:
             nonlocal unanswered

@@ -61,6 +61,12 @@ async def test_events_and_pings_reach_a_client(server) -> None:
         assert "ts" in ping
         app.state.stream.publish({"type": "alert", "message": "SPY price 101 crossed above 100"})
         assert (await next_event(ws, "alert"))["message"] == "SPY price 101 crossed above 100"
+    hub, metrics = app.state.stream, app.state.metrics
+    await until(lambda: not hub.subscribers, "the session of a client that left to end")
+    assert sample(metrics, "trader_stream_clients") == 0
+    assert not sample(metrics, "trader_stream_clients_dropped_total", reason="dead"), (
+        "a client that left is not dead"
+    )
 
 
 async def test_a_client_that_stops_answering_pings_is_dropped(server) -> None:
