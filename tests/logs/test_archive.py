@@ -4,6 +4,7 @@ back; a re-run changes nothing; a late row joins its day's object instead of dup
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -137,3 +138,23 @@ async def test_the_command_names_a_missing_bucket_setting(settings: LogsSettings
     )
     assert code == 1 and "LOGS_S3_BUCKET=no-such-bucket does not exist" in out, out
     assert len(await db_rows(settings.database_url)) == 1
+
+
+async def test_the_services_own_journal_rows_are_archived(
+    make_stack, pg_url: str, settings: LogsSettings
+) -> None:
+    """Provider-call rows the running service records itself (Journal) take the same path."""
+    async with make_stack() as stack:
+        response = await stack.client.get("/api/v1/market/overview")
+        assert response.status_code == 200, response.text
+        await stack.service.app.state.providers.journal.drain(5)
+    before = await db_rows(pg_url)
+    assert any(row[2] == "providers" and row[4].get("provider") == "polygon" for row in before.values()), (
+        before
+    )
+
+    # rows written just now are old for a run 15 days from now
+    result = await archive_and_report(settings, now=datetime.now(UTC) + timedelta(days=15))
+
+    assert result.rows == len(before) and await db_rows(pg_url) == {}
+    assert archived(settings) == before
