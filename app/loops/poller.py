@@ -23,6 +23,9 @@ log = structlog.get_logger(__name__)
 
 LOOP = "alerts"
 ROWS_PER_POLL = 500  # per rule: a long outage is caught up over several polls
+# A crossing in a row older than this (a backlog after the poller was off) moves the rule's state
+# on but is not announced: an alert about an hours-old price would mislead.
+STALE_AFTER = timedelta(hours=1)
 
 Publish = Callable[[dict[str, Any]], None]
 
@@ -107,7 +110,9 @@ class AlertPoller:
             if value is None:
                 continue
             verdict = rules.judge(state, value, now)
-            if verdict.fire:
+            if verdict.fire and now - row["ts"] > STALE_AFTER:
+                log.info("alert_rule_stale_crossing", rule_id=rule["id"], feature_id=row["id"], value=value)
+            elif verdict.fire:
                 firings.append(self._firing(rule, row, value, state["last_value"], basis, now))
                 state["last_fired_at"], state["fired_count"] = now, state["fired_count"] + 1
             elif verdict.suppressed:

@@ -112,6 +112,16 @@ async def test_a_feature_field_rule_reads_a_dotted_path_and_skips_rows_without_i
     assert (await firings(wired))[0]["value"] == 35.5
 
 
+async def test_a_crossing_in_an_hours_old_row_is_not_announced(wired) -> None:
+    clock = TestClock(T0)
+    p = poller(wired, clock)
+    await rule(wired)
+    assert await see(wired, clock, p, 90) == 0
+    await add_feature(wired.pool, "SPY", {"price": 110}, clock.current - timedelta(hours=2))
+    assert await p.poll_once() == 0, "a backlog row two hours old fired an alert"
+    assert await see(wired, clock, p, 111) == 0, "the stale crossing still moved the rule above the level"
+
+
 async def test_a_disabled_rule_is_not_evaluated(wired) -> None:
     clock = TestClock(T0)
     p = poller(wired, clock)
