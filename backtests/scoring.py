@@ -77,9 +77,10 @@ def bucket_labels(edges: tuple[float, ...]) -> list[str]:
 
 
 def _bucket_sql(col: str, edges: tuple[float, ...]) -> str:
-    """The bucket number of `col` (integer keys keep the aggregation cheap); null goes last."""
-    arms = " ".join(f"when {col} < {edge} then {i}" for i, edge in enumerate(edges))
-    return f"case when {col} is null then {len(edges) + 1} {arms} else {len(edges)} end"
+    """The bucket number of `col` (integer keys keep the aggregation cheap); null goes last. The
+    number of edges at or below the value: plain arithmetic, cheaper per row than a CASE."""
+    below = " + ".join(f"({col} >= {edge})::integer" for edge in edges)
+    return f"coalesce({below}, {len(edges) + 1})"
 
 
 def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -121,95 +122,27 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
         f"create or replace temp view snap as select symbol, ts, horizon, direction, probability, "
         f"expected_value, price, {optional}, epoch_us(ts) // 1000000 as e, date from features"
     )
+    # reads only the horizon column and the partition keys: which symbols, horizons and dates there are
     found = _fetch(
         conn,
-        f"select horizon, count(*) as n, min(e) as e0, max(e) as e1 from snap "
-        f"where {_range(params)} group by horizon",
+        f"select symbol, horizon, count(*) as n, min(date) as d0, max(date) as d1 from features "
+        f"where {_range(params)} group by all",
     )
     if not found or not sum(r["n"] for r in found):
         span = f"between {params.start or 'the first'} and {params.end or 'the last'} date"
         raise BacktestInputError(f"no snapshots {span}: widen --start/--end", source=f"{where}/features")
-    horizons = [parse_horizon(r["horizon"]) for r in found]
+    labels = sorted({r["horizon"] for r in found})
+    horizons = [parse_horizon(h) for h in labels]
     _check_horizons(horizons, have, where)
-    _prepare(conn, have, params, horizons, min(r["e0"] for r in found), max(r["e1"] for r in found))
-    slip_case = _slippage(conn, params) if "trades" in have else None
-
-    spread_b = _bucket_sql("spread_bps", SPREAD_EDGES)
-    slip_sql = f"{params.slippage_bps} + coalesce(spread_bps, 0) / 2"
-    if slip_case:
-        slip_sql = f"case {spread_b} {slip_case} else {slip_sql} end"
-    source = "snap"
-    if params.drop_duplicates:
-        source = "(select distinct on (symbol, ts, horizon) * from snap)"
-    sets = ", ".join(f"({g})" for g in GROUPS)
-    scored = "reason is null"
-    rows = _fetch(
-        conn,
-        f"""
-        with s as (
-            select s.*, h.unit, h.n, s.e // 60 as m0, s.e + z.off as le, (s.e + z.off) // 86400 as ld,
-                case when h.unit = 'day' then (s.e + z.off) // 86400
-                    + ((s.e + z.off) % 86400 >= {SESSION_CLOSE_S})::int end as cal
-            from {source} s join horizons h using (horizon) join tz_off z on z.h = s.e // 3600
-        ),
-        j as (
-            select s.*,
-                case when s.unit = 'minute' then mp.close else dp.close end as exit_close,
-                case
-                    when s.price is null or s.price <= 0 then 'invalid_price'
-                    when s.probability is null or s.probability < 0 or s.probability > 1
-                        then 'invalid_probability'
-                    when s.direction is null or s.direction not in (1, -1) then 'invalid_direction'
-                    when s.unit = 'minute' and ml.last_m is null then 'symbol_without_bars'
-                    when s.unit = 'day' and dl.last_day is null then 'symbol_without_bars'
-                    when s.unit = 'minute' and s.m0 + s.n > ml.last_m then 'horizon_after_last_bar'
-                    when s.unit = 'minute' and (mp.m_end is null or mp.m_end <= s.m0)
-                        then 'no_bars_in_horizon'
-                    when s.unit = 'day' and dp.cal is null and s.cal > dl.last_day
-                        then 'horizon_after_last_bar'
-                    when s.unit = 'day' and dp.cal is null then 'no_bars_in_horizon'
-                    when s.unit = 'day' and dp.close is null then 'horizon_after_last_bar'
-                end as reason
-            from s
-            left join minute_px mp on mp.symbol = s.symbol and mp.m = s.m0 + s.n and s.unit = 'minute'
-            left join minute_last ml on ml.symbol = s.symbol
-            left join day_px dp on dp.symbol = s.symbol and dp.cal = s.cal and dp.n = s.n and s.unit = 'day'
-            left join day_last dl on dl.symbol = s.symbol
-            where {_range(params)}
-        ),
-        k as (
-            -- measures are null on unscored rows, so plain sums and counts skip them (no FILTER)
-            select reason, symbol, horizon,
-                least(floor(probability * 10), 9)::tinyint as prob_bin,
-                ((le % 86400) // 3600)::tinyint as hour, ld::integer as day,
-                ({spread_b})::tinyint as spread_bucket,
-                ({_bucket_sql("volatility", VOL_EDGES)})::tinyint as vol_bucket,
-                case when {scored} then direction * (exit_close / price - 1) end as realized,
-                case when {scored} then (direction * (exit_close / price - 1) > 0)::integer end as hit,
-                case when {scored} then probability end as p,
-                case when {scored} then expected_value end as ev,
-                case when {scored} then spread_bps end as spread,
-                case when {scored} then {slip_sql} end as slip,
-                case when {scored} and expected_value > 0 then 1 end as take
-            from j
-        ),
-        -- one hash aggregation over every snapshot into the cells of all bucket keys together
-        -- (far fewer rows), then the bucket tables from those cells: every measure is a sum
-        cells as (
-            select {", ".join(GROUPS)},
-                count(*) as rows, count(hit) as n, coalesce(sum(hit), 0) as hits, sum(p) as p_sum,
-                sum(ev) as ev_sum, sum(realized) as r_sum, sum(realized * realized) as r2_sum,
-                sum((p - hit) ^ 2) as brier_sum, sum(spread) as spread_sum, count(spread) as spread_n,
-                sum(slip) as slip_sum, count(take) as taken, coalesce(sum(realized * take), 0) as gross_sum,
-                coalesce(sum((realized - 2 * slip / 1e4) * take), 0) as net_sum
-            from k group by all
-        )
-        select {", ".join(f"grouping({g}) as g_{g}" for g in GROUPS)}, {", ".join(GROUPS)},
-            {", ".join(f"sum({m})::{t} as {m}" for m, t in _MEASURES)}
-        from cells
-        group by grouping sets ({sets})
-        """,
-    )
+    keys = _Keys(symbols=sorted({r["symbol"] for r in found}), horizons=horizons)
+    _prepare(conn, have, params, keys, min(r["d0"] for r in found), max(r["d1"] for r in found))
+    conn.execute(f"create or replace temp table cells as {_cells_sql(params, keys)}")
+    arms = _slippage(conn, params) if "trades" in have else ""
+    rows = _fetch(conn, _tables_sql(params, keys, arms))
+    for r in rows:
+        r["reason"] = REASONS[r["reason"]] if r["reason"] is not None else None
+        r["symbol"] = keys.symbols[r["symbol"]] if r["symbol"] is not None else None
+        r["horizon"] = labels[r["horizon"]] if r["horizon"] is not None else None
     total = sum(r["n"] for r in found)
     result = Scores(params, horizons, rows_read=total, duplicates=0)
     _summarize(result, rows)
@@ -219,58 +152,224 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
     return result
 
 
+# Unscored rows by reason; 0 (None) is scored. Codes, not strings, keep the aggregation keys integers.
+REASONS = (
+    None,
+    "invalid_price",
+    "invalid_probability",
+    "invalid_direction",
+    "symbol_without_bars",
+    "horizon_after_last_bar",
+    "no_bars_in_horizon",
+)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Symbols and horizons get small integer ids; every bucket key of a snapshot is packed into
+    one BIGINT (bit fields below), so the aggregation hashes one integer instead of eight columns."""
+
+    symbols: list[str]
+    horizons: list[Horizon]
+
+    @property
+    def day_horizons(self) -> list[int]:
+        return sorted({h.n for h in self.horizons if h.unit == "day"})
+
+    @property
+    def hid_bits(self) -> int:
+        return max(1, (len(self.horizons) - 1).bit_length())
+
+
+# cell key: reason (3 bits) | prob_bin (4) | spread_bucket (3) | vol_bucket (3) | hour (5) | hid | sid
+_FIELDS = (
+    ("reason", 0, 7),
+    ("prob_bin", 3, 15),
+    ("spread_bucket", 7, 7),
+    ("vol_bucket", 10, 7),
+    ("hour", 13, 31),
+)
+_HID_SHIFT = 18
+SYMBOL_SHIFT = 40  # exit price keys: symbol id above, the minute or session key below (x2 + is_day)
+
+
+def _cells_sql(params: ScoringParams, keys: _Keys) -> str:
+    """ONE pass over the snapshots: each is joined to its exit price (one equi-join on a packed
+    key), given a reason code, and summed into two small grouping sets: all bucket keys but the day
+    (the other bucket tables roll up from these cells) and (day, spread bucket). Slippage is not
+    applied here: it depends only on the spread bucket, so it is applied per cell afterwards."""
+    source = f"(select * from snap where {_range(params)})"
+    if params.drop_duplicates:
+        source = f"(select distinct on (symbol, ts, horizon) * from snap where {_range(params)})"
+    nd = max(len(keys.day_horizons), 1)
+    sid_shift = _HID_SHIFT + keys.hid_bits
+    scored = "reason = 0"
+    tz = params.exchange_tz.replace("'", "''")
+    fallback = f"epoch_us(timezone('{tz}', s.ts)) // 1000000 - s.e"
+    return f"""
+        with s as (
+            select s.price, s.probability, s.direction, s.expected_value, s.spread_bps, s.volatility,
+                k.sid, k.hid, k.is_day, k.n, k.last, s.e // 60 as m0,
+                -- the per-hour offset table covers the partitions' dates; a ts outside them (a file in the
+                -- wrong date folder) still gets its offset, computed for that row alone
+                s.e + coalesce(z.off, {fallback}) as le
+            from {source} s join keys k using (symbol, horizon) left join tz_off z on z.h = s.e // 3600
+        ),
+        c as (
+            -- d = 1 for session (day) horizons, 0 for minute ones: the exit key and the checks below
+            -- are arithmetic and AND chains rather than CASEs, which DuckDB evaluates branch by branch
+            select *, le // 86400 as ld, le // 86400 + (le % 86400 >= {SESSION_CLOSE_S})::int as cal,
+                is_day::int as d
+            from s
+        ),
+        x as (
+            select c.*, (c.sid::bigint << {SYMBOL_SHIFT})
+                | ((d * (c.cal * {nd} + c.n) + (1 - d) * (c.m0 + c.n)) << 1) | d as xk
+            from c
+        ),
+        j as (
+            select x.*, px.close as exit_close,
+                case
+                    when x.price > 0 and x.probability >= 0 and x.probability <= 1 and x.direction in (1, -1)
+                        and x.last is not null and (
+                            (not x.is_day and x.m0 + x.n <= x.last and px.m_end > x.m0)
+                            or (x.is_day and px.close is not null)
+                        ) then 0
+                    when x.price is null or x.price <= 0 then 1
+                    when x.probability is null or x.probability < 0 or x.probability > 1 then 2
+                    when x.direction is null or x.direction not in (1, -1) then 3
+                    when x.last is null then 4
+                    when not x.is_day and x.m0 + x.n > x.last then 5
+                    when not x.is_day then 6
+                    when px.xk is null and x.cal > x.last then 5
+                    when px.xk is null then 6
+                    else 5
+                end as reason
+            from x left join px on px.xk = x.xk
+        ),
+        k as (
+            -- the bucket keys of unscored rows are their reason alone (only the reason table counts
+            -- them); their measures are summed but never read, which saves a CASE per measure
+            select case when {scored} then
+                    (least(floor(probability * 10), 9)::bigint << 3)
+                    | (({_bucket_sql("spread_bps", SPREAD_EDGES)})::bigint << 7)
+                    | (({_bucket_sql("volatility", VOL_EDGES)})::bigint << 10)
+                    | (((le % 86400) // 3600) << 13) | (hid::bigint << {_HID_SHIFT})
+                    | (sid::bigint << {sid_shift})
+                else reason end as k1,
+                case when {scored} then (ld << 3) | {_bucket_sql("spread_bps", SPREAD_EDGES)} end as kday,
+                direction * (exit_close / price - 1) as realized, probability as p, expected_value as ev,
+                spread_bps as spread, case when expected_value > 0 then 1 end as take
+            from j
+        )
+        select grouping(k1) as g, coalesce(k1, kday) as key,
+            count(*) as rows, count(realized) as n, count_if(realized > 0) as hits, sum(p) as p_sum,
+            sum(ev) as ev_sum, sum(realized) as r_sum, sum(realized * realized) as r2_sum,
+            sum((p - (realized > 0)::integer) ^ 2) as brier_sum, sum(spread) as spread_sum,
+            count(spread) as spread_n, count(take) as taken, coalesce(sum(realized * take), 0) as gross_sum,
+            coalesce(sum(spread * take), 0) as take_spread_sum
+        from k
+        group by grouping sets ((k1), (kday))
+    """
+
+
+def _tables_sql(params: ScoringParams, keys: _Keys, slip_arms: str) -> str:
+    """Every bucket table from the cells. Slippage per cell: the observed mean of its spread bucket
+    when that bucket has enough fills (`slip_arms`), else the model (bps + half the spread)."""
+    sid_shift = _HID_SHIFT + keys.hid_bits
+    fields = ", ".join(f"(key >> {shift}) & {mask} as {name}" for name, shift, mask in _FIELDS)
+    observed = f"case spread_bucket {slip_arms} end" if slip_arms else "null::double"
+    bps = float(params.slippage_bps)
+    slip = f"coalesce(n * obs, n * {bps} + coalesce(spread_sum, 0) / 2) as slip_sum"
+    net = f"gross_sum - 2e-4 * coalesce(obs * taken, taken * {bps} + take_spread_sum / 2) as net_sum"
+    measures = ", ".join(f"sum({m})::{t} as {m}" for m, t in _MEASURES)
+    dims = [g for g in GROUPS if g != "day"]
+    return f"""
+        with c as (
+            select {fields}, (key >> {_HID_SHIFT}) & {(1 << keys.hid_bits) - 1} as horizon,
+                key >> {sid_shift} as symbol, * exclude (g, key)
+            from cells where g = 0 and key & 7 = 0
+            union all by name
+            select key as reason, rows, 0 as n from cells where g = 0 and key & 7 != 0
+        ),
+        d as (select key & 7 as spread_bucket, key >> 3 as day, * exclude (g, key) from cells where g = 1),
+        cs as (select *, {slip}, {net} from (select *, {observed} as obs from c)),
+        ds as (select *, {slip}, {net} from (select *, {observed} as obs from d where day is not null))
+        select {", ".join(f"grouping({g}) as g_{g}" for g in dims)}, 1 as g_day, {", ".join(dims)},
+            null::bigint as day, {measures}
+        from cs group by grouping sets ({", ".join(f"({g})" for g in dims)})
+        union all by name
+        select {", ".join(f"1 as g_{g}" for g in dims)}, 0 as g_day, day, {measures}
+        from ds group by day
+    """
+
+
 def _prepare(
     conn: duckdb.DuckDBPyConnection,
     have: set[str],
     params: ScoringParams,
-    horizons: list[Horizon],
-    e0: int,
-    e1: int,
+    keys: _Keys,
+    d0: date,
+    d1: date,
 ) -> None:
-    """Small lookup tables: horizons, per-hour UTC offsets, and the exit price keys."""
-    conn.execute("create or replace temp table horizons (horizon varchar, unit varchar, n integer)")
-    conn.executemany("insert into horizons values (?, ?, ?)", [(h.label, h.unit, h.n) for h in horizons])
+    """Small lookup tables: symbol and horizon ids with each symbol's last bar (`keys`), per-hour
+    UTC offsets over the snapshot dates (`tz_off`), and the exit prices by packed key (`px`)."""
+    conn.execute("create or replace temp table syms (symbol varchar, sid integer)")
+    conn.executemany("insert into syms values (?, ?)", [(s, i) for i, s in enumerate(keys.symbols)])
+    day_h = keys.day_horizons
+    conn.execute("create or replace temp table hz (horizon varchar, hid integer, is_day boolean, n integer)")
+    conn.executemany(
+        "insert into hz values (?, ?, ?, ?)",
+        [
+            (h.label, i, h.unit == "day", day_h.index(h.n) if h.unit == "day" else h.n)
+            for i, h in enumerate(keys.horizons)
+        ],
+    )
+    epoch = date(1970, 1, 1)
+    h0, h1 = ((d0 - epoch).days - 2) * 24, ((d1 - epoch).days + 3) * 24
     conn.execute(
         f"create or replace temp table tz_off as select h, epoch_us(timezone(?, to_timestamp(h * 3600)))"
-        f" // 1000000 - h * 3600 as off from range({e0 // 3600}, {e1 // 3600 + 1}) t(h)",
+        f" // 1000000 - h * 3600 as off from range({h0}, {h1}) t(h)",
         [params.exchange_tz],
     )
-    minute_h = [h.n for h in horizons if h.unit == "minute"]
-    day_h = sorted({h.n for h in horizons if h.unit == "day"})
-    conn.execute(
-        "create or replace temp table minute_px (symbol varchar, m bigint, m_end bigint, close double)"
-    )
-    conn.execute("create or replace temp table day_px (symbol varchar, cal bigint, n integer, close double)")
+    conn.execute("create or replace temp table px (xk bigint, m_end bigint, close double)")
+    conn.execute("create or replace temp table last_bar (sid integer, last_m bigint, last_day bigint)")
+    minute_h = [h.n for h in keys.horizons if h.unit == "minute"]
     if minute_h and "bars_minute" in have:
         cap = max(minute_h)
         # forward-fill each bar over the minutes until the next bar, at most `cap` (the longest horizon)
         conn.execute(
             f"""
-            insert into minute_px
-            with b as (
-                select symbol, epoch_us(ts) // 60000000 + 1 as m_end, any_value(close) as close
-                from bars_minute where {_range(params, pad_days=cap // 1440 + 4)} group by all
-            ),
-            l as (select *, lead(m_end) over (partition by symbol order by m_end) as m_next from b)
-            select symbol, unnest(range(m_end, least(coalesce(m_next, m_end + {cap}), m_end + {cap}))),
-                m_end, close
-            from l
+            create or replace temp table minute_bars as
+            select sid, m_end, close, lead(m_end) over (partition by sid order by m_end) as m_next
+            from (
+                select sid, epoch_us(ts) // 60000000 + 1 as m_end, any_value(close) as close
+                from bars_minute join syms using (symbol)
+                where {_range(params, pad_days=cap // 1440 + 4)} group by all
+            )
             """
         )
-    conn.execute(
-        "create or replace temp table minute_last as "
-        "select symbol, max(m_end) as last_m from minute_px group by symbol"
-    )
+        conn.execute(
+            f"""
+            insert into px
+            select (sid::bigint << {SYMBOL_SHIFT}) | (m << 1), m_end, close from (
+                select sid, m_end, close,
+                    unnest(range(m_end, least(coalesce(m_next, m_end + {cap}), m_end + {cap}))) as m
+                from minute_bars
+            )
+            """
+        )
+        conn.execute("insert into last_bar select sid, max(m_end), null from minute_bars group by sid")
     if day_h and "bars_day" in have:
         conn.execute(
             """
             create or replace temp table sessions as
-            select symbol, close, sd, row_number() over (partition by symbol order by sd) as idx,
-                lag(sd) over (partition by symbol order by sd) as prev
+            select sid, close, sd, row_number() over (partition by sid order by sd) as idx,
+                lag(sd) over (partition by sid order by sd) as prev
             from (
-                select symbol, (cast(timezone(?, ts) as date) - date '1970-01-01')::bigint as sd,
+                select sid, (cast(timezone(?, ts) as date) - date '1970-01-01')::bigint as sd,
                     any_value(close) as close
-                from bars_day group by all
+                from bars_day join syms using (symbol) group by all
             )
             """,
             [params.exchange_tz],
@@ -278,23 +377,25 @@ def _prepare(
         # each calendar day maps to the first session on or after it (gaps over 10 days are missing data)
         conn.execute(
             f"""
-            insert into day_px
+            insert into px
             with cal as (
-                select symbol, idx,
-                    unnest(range(greatest(coalesce(prev, sd - 1), sd - 10) + 1, sd + 1)) as cal
+                select sid, idx, unnest(range(greatest(coalesce(prev, sd - 1), sd - 10) + 1, sd + 1)) as cal
                 from sessions
             )
-            select c.symbol, c.cal, h.n, e.close
-            from cal c cross join (select unnest({day_h}) as n) h
-            left join sessions e on e.symbol = c.symbol and e.idx = c.idx + h.n - 1
+            select (c.sid::bigint << {SYMBOL_SHIFT}) | ((c.cal * {len(day_h)} + h.i) << 1) | 1, null, e.close
+            from cal c cross join (select unnest(range({len(day_h)})) as i, unnest({day_h}) as n) h
+            left join sessions e on e.sid = c.sid and e.idx = c.idx + h.n - 1
             """
         )
-        conn.execute(
-            "create or replace temp table day_last as "
-            "select symbol, max(sd) as last_day from sessions group by symbol"
-        )
-    else:
-        conn.execute("create or replace temp table day_last (symbol varchar, last_day bigint)")
+        conn.execute("insert into last_bar select sid, null, max(sd) from sessions group by sid")
+    conn.execute(
+        """
+        create or replace temp table keys as
+        select symbol, horizon, sid, hid, is_day, n, case when is_day then b.d else b.m end as last
+        from syms cross join hz
+        left join (select sid, max(last_m) as m, max(last_day) as d from last_bar group by sid) b using (sid)
+        """
+    )
 
 
 def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:

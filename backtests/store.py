@@ -128,10 +128,12 @@ class DataRoot:
             conn.execute(f"create or replace view {ds.name} as select * from {ds.name}_arrow")
         else:
             types = ", ".join(f"'{k}': {t}" for k, t in ds.partitions)
-            glob = f"{self.base}/{ds.path}/**/*.parquet".replace("'", "''")
+            # the files listed above, not a glob: a glob is expanded again (thousands of folders
+            # listed) every time a query reads the view, and scoring reads each view several times
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             with self.readable(ds):
                 conn.execute(
-                    f"create or replace view {ds.name} as select * from read_parquet('{glob}', "
+                    f"create or replace view {ds.name} as select * from read_parquet([{listed}], "
                     f"hive_partitioning = true, hive_types = {{{types}}})"
                 )
         self.check_columns(conn, ds)
