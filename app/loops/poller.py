@@ -88,7 +88,8 @@ class AlertPoller:
         since = row["ts"] - timedelta(minutes=rule["window_minutes"])
         base = await self.pool.fetchrow(
             "select id, ts, payload->'price' as price from features"
-            " where symbol = $1 and ts <= $2 order by ts desc, id desc limit 1",
+            " where symbol = $1 and ts <= $2 and jsonb_typeof(payload->'price') = 'number'"
+            " order by ts desc, id desc limit 1",
             rule["symbol"],
             since,
         )

@@ -94,6 +94,7 @@ async def test_a_percentage_move_over_a_window(wired) -> None:
     p = poller(wired, clock)
     await rule(wired, kind="pct_move", level=2.0, window_minutes=60)
     assert await see(wired, clock, p, 100.0) == 0, "no price an hour back yet"
+    await add_feature(wired.pool, "SPY", {"note": "no price"}, clock.current + timedelta(minutes=1))
     assert await see(wired, clock, p, 100.5, after_minutes=60) == 0, "+0.5 % over the hour: below the level"
     assert await see(wired, clock, p, 103.0) == 1, "+3 % against the price an hour before: fires"
     (firing,) = await firings(wired)
