@@ -1,10 +1,12 @@
-"""The alert rule poller (ENABLE_ALERTS_POLLER): every ALERTS_POLL_SECONDS, each enabled rule is
-evaluated against the `features` rows stored since it last looked (by the snapshot loop or by
-`data.snapshot`), oldest first. A firing goes to Discord through the service's notifier and to the
-live stream, and is recorded in `logs` (source `alert_rules`, the values that triggered it in the
-payload) in the same transaction that advances the rule's state, so a restart never fires it twice.
+"""The alert rule poller (ENABLE_ALERTS_POLLER): every ALERTS_POLL_SECONDS, and at once when the
+snapshot loop pokes it, each enabled rule is evaluated against the `features` rows stored since it
+last looked (by the snapshot loop or by `data.snapshot`), oldest first. A firing goes to Discord
+through the service's notifier and to the live stream, and is recorded in `logs` (source
+`alert_rules`, the values that triggered it in the payload) in the same transaction that advances
+the rule's state, so a restart never fires it twice.
 """
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,14 +49,34 @@ class AlertPoller:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.publish = publish
+        self._poked = asyncio.Event()
+
+    def poke(self) -> None:
+        """New snapshots are stored: poll now rather than at the end of the period."""
+        self._poked.set()
 
     async def run(self) -> None:
         while True:
+            self._poked.clear()  # before the poll: a poke during it asks for another
             try:
                 await self.poll_once()
             except Exception as exc:  # the database, most likely: try again at the next poll
                 log.error("alert_poll_error", error=repr(exc))
-            await sleep_for(self.clock, self.poll_seconds)
+            await self._until_next_poll()
+
+    async def _until_next_poll(self) -> None:
+        waits = [
+            asyncio.create_task(sleep_for(self.clock, self.poll_seconds)),
+            asyncio.create_task(self._poked.wait()),
+        ]
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        for task in done:
+            task.result()  # a clock that raises ends the loop
 
     async def poll_once(self) -> int:
         """Evaluate every enabled rule once; returns how many fired."""

@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
@@ -28,6 +30,17 @@ class Loops:
                 await task
 
 
+def _fan_out(hub: StreamHub, poller: AlertPoller | None) -> Callable[[dict[str, Any]], None]:
+    """What the snapshot loop does with a new snapshot: stream it, and have the rules see it now."""
+
+    def publish(event: dict[str, Any]) -> None:
+        hub.publish(event)
+        if poller is not None:
+            poller.poke()
+
+    return publish
+
+
 def start_loops(
     settings: Settings,
     pool: asyncpg.Pool,
@@ -38,19 +51,7 @@ def start_loops(
 ) -> Loops:
     clock = clock or SystemClock()
     loops = Loops()
-    if settings.enable_background_loops:
-        snapshots = SnapshotLoop(
-            pool,
-            providers,
-            metrics,
-            symbols=settings.watchlist_symbols,
-            horizons=list(settings.watchlist_horizons),
-            schedule=MarketSchedule(settings.snapshot_interval_minutes),
-            clock=clock,
-            rate_reserve=settings.loop_rate_reserve,
-            publish=hub.publish,
-        )
-        loops.tasks.append(asyncio.create_task(snapshots.run(), name="snapshot-loop"))
+    poller = None
     if settings.enable_alerts_poller:
         poller = AlertPoller(
             pool,
@@ -61,4 +62,17 @@ def start_loops(
             publish=hub.publish,
         )
         loops.tasks.append(asyncio.create_task(poller.run(), name="alerts-poller"))
+    if settings.enable_background_loops:
+        snapshots = SnapshotLoop(
+            pool,
+            providers,
+            metrics,
+            symbols=settings.watchlist_symbols,
+            horizons=list(settings.watchlist_horizons),
+            schedule=MarketSchedule(settings.snapshot_interval_minutes),
+            clock=clock,
+            rate_reserve=settings.loop_rate_reserve,
+            publish=_fan_out(hub, poller),
+        )
+        loops.tasks.append(asyncio.create_task(snapshots.run(), name="snapshot-loop"))
     return loops

@@ -2,7 +2,8 @@
 Discord fake: once per crossing, cooldown, percentage move over a window, a feature field, the
 record in `logs`, and no second firing after a restart."""
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
 from app.loops import rules
 from app.loops.poller import AlertPoller
@@ -121,6 +122,33 @@ async def test_a_crossing_in_an_hours_old_row_is_not_announced(wired) -> None:
     await add_feature(wired.pool, "SPY", {"price": 110}, clock.current - timedelta(hours=2))
     assert await p.poll_once() == 0, "a backlog row two hours old fired an alert"
     assert await see(wired, clock, p, 111) == 0, "the stale crossing still moved the rule above the level"
+
+
+class ParkedClock(TestClock):
+    """Its sleeps never end: only a poke brings the poller's next poll."""
+
+    __test__ = False
+
+    async def sleep_until(self, when: datetime) -> None:
+        self.sleeps.append(when)
+        await asyncio.Event().wait()
+
+
+async def test_new_snapshots_are_evaluated_at_once_when_the_loop_pokes(wired) -> None:
+    clock = ParkedClock(T0)
+    p = poller(wired, clock)
+    await rule(wired)
+    await add_feature(wired.pool, "SPY", {"price": 90}, T0)
+    running = asyncio.create_task(p.run())
+    try:
+        await until(lambda: len(clock.sleeps) == 1, "the first poll (the baseline)")
+        await add_feature(wired.pool, "SPY", {"price": 110}, T0)
+        p.poke()
+        await until(lambda: len(clock.sleeps) == 2, "the poll the poke asked for")
+        assert len(await firings(wired)) == 1, "the poked poll did not evaluate the new row"
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_a_disabled_rule_is_not_evaluated(wired) -> None:
