@@ -404,7 +404,12 @@ def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
     rest keep the model). Fills are few: each is expanded to the minutes of its window and
     snapshots find them by an equi-join on (symbol, minute) -- no sort of the snapshots."""
     window_us = int(params.trade_window_s) * 1_000_000
-    keys = conn.execute(f"select distinct symbol, date from trades where {_range(params)}").fetchall()
+    # the fills are read once (they are few); their symbol-dates prune the snapshot scan
+    conn.execute(
+        f"create or replace temp table fill_rows as select row_number() over () as tid, symbol, date, ts, "
+        f"epoch_us(ts) as us, side, qty, avg_price from trades where {_range(params)}"
+    )
+    keys = conn.execute("select distinct symbol, date from fill_rows").fetchall()
     prune = "true"
     if len(keys) <= 5000:  # literal partition filters let DuckDB skip the other symbol-date folders
         symbols = ", ".join(sorted({f"'{sym.replace(chr(39), chr(39) * 2)}'" for sym, _ in keys}))
@@ -413,13 +418,9 @@ def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
     conn.execute(
         f"""
         create or replace temp table fills as
-        with t as (
-            select row_number() over () as tid, symbol, ts, epoch_us(ts) as us, side, qty, avg_price
-            from trades where {_range(params)}
-        ),
-        tk as (
+        with tk as (
             select tid, symbol, us, unnest(range((us - {window_us}) // 60000000, us // 60000000 + 1)) as mk
-            from t
+            from fill_rows
         ),
         m as (
             select tk.tid, arg_max(s.price, s.us) as price, arg_max(s.spread_bps, s.us) as spread_bps,
@@ -434,7 +435,7 @@ def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
         select t.symbol, t.ts, t.side, t.qty, t.avg_price, m.price, m.spread_bps, m.volatility,
             case when t.side in ('buy', 'buy_to_cover') then 1 else -1 end
                 * (t.avg_price / m.price - 1) * 1e4 as slip_bps
-        from t join m using (tid)
+        from fill_rows t join m using (tid)
         where m.price > 0
         """
     )
