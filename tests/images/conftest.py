@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from app.ops.images import BuiltImage, build
-from tests.images.helpers import Unpacked, unpack
+from tests.images.helpers import DB_PASSWORD, DbContainer, Netns, Unpacked, unpack
 
 REQUIRED_TOOLS = {"mmdebstrap": "mmdebstrap", "umoci": "umoci", "skopeo": "skopeo", "bwrap": "bubblewrap"}
 
@@ -38,3 +39,35 @@ def unpacked(
 
     yield get
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def netns() -> Iterator[Netns]:
+    ns = Netns.create()
+    try:
+        yield ns
+    finally:
+        ns.delete()
+
+
+@pytest.fixture
+def db(unpacked: Callable[[str], Unpacked], netns: Netns, tmp_path: Path) -> Iterator[DbContainer]:
+    """The db image on a fresh, empty volume, configured the way the stack's Compose file does
+    (a password file, user and database `trader`); not started yet."""
+    image = unpacked("db")
+    # A secret file as Compose mounts one: outside the data volume, readable before the user switch.
+    secrets = image.rootfs / "run-secrets-test"
+    secrets.mkdir(exist_ok=True)
+    (secrets / "postgres_password").write_text(DB_PASSWORD)
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    env = {
+        "POSTGRES_PASSWORD_FILE": "/run-secrets-test/postgres_password",
+        "POSTGRES_USER": "trader",
+        "POSTGRES_DB": "trader",
+    }
+    container = DbContainer(image, netns, tmp_path / "db.log", env, {image.env()["PGDATA"]: volume})
+    try:
+        yield container
+    finally:
+        container.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.ops.images import BuiltImage
 from app.ops.images.archive import read
-from app.ops.images.dockerfile import DOCKERFILE, RuntimeContract, runtime_contract
+from app.ops.images.dockerfile import DEFAULT_PATH, DOCKERFILE, RuntimeContract, runtime_contract
 from tests.images.helpers import Unpacked
 
 
@@ -33,7 +33,7 @@ def test_dockerfile_pins_its_base_and_builds_in_stages() -> None:
     assert stages == ["${PYTHON_IMAGE}"] * 2, (
         f"Dockerfile: expected a builder and a runtime stage, got {stages}"
     )
-    assert "--from=builder" in text, "Dockerfile: the runtime stage does not take the builder's wheels"
+    assert "from=builder" in text, "Dockerfile: the runtime stage does not take the builder's wheels"
 
 
 def test_dockerfile_contract_is_complete() -> None:
@@ -78,3 +78,22 @@ def test_lab_app_image_honours_the_contract(unpacked: Callable[[str], Unpacked])
     assert workdir.is_dir() and workdir.stat().st_uid == uid, f"WORKDIR {contract.workdir} not owned by {uid}"
     for program in (contract.cmd[0], contract.healthcheck["Test"][1]):  # type: ignore[index]
         assert _which(app, program), f"{program} is not on the lab app image's PATH {app.env()['PATH']}"
+
+
+def test_parser_reads_the_final_stage_in_every_form(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        'FROM a AS builder\nUSER builder\nCMD ["make"]\n'
+        'FROM b\n# a comment\nENV LEGACY some value\nENV PATH=/x/bin:$PATH A="1 2"\n'
+        "EXPOSE 80 443/udp\nHEALTHCHECK --interval=1m30s --retries=2 \\\n  CMD wget -q localhost\n"
+        "ENTRYPOINT /entry.sh\nSTOPSIGNAL SIGINT\n"
+    )
+    contract = runtime_contract(dockerfile)
+    assert contract == RuntimeContract(
+        user="",
+        env={"LEGACY": "some value", "PATH": f"/x/bin:{DEFAULT_PATH}", "A": "1 2"},
+        exposed_ports=["80/tcp", "443/udp"],
+        entrypoint=["/bin/sh", "-c", "/entry.sh"],
+        healthcheck={"Test": ["CMD-SHELL", "wget -q localhost"], "Interval": 90 * 10**9, "Retries": 2},
+        stopsignal="SIGINT",
+    ), f"parsed {contract}"

@@ -43,7 +43,8 @@ rm -rf /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/cache/deb
 
 
 class ImageError(LabError):
-    """An image build step failed; the message names the step and its log."""
+    """The request or the build host is unusable; failed build steps raise LabError (the lab's
+    step runner) naming the step and its log."""
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ def build_command(
     ] = None,
 ) -> None:
     """Build the images whose recipe changed (cached otherwise); write manifest.json next to them."""
-    from app.ops.images.build import ImageError, build, images_home
+    from app.ops.images.build import build, images_home
     from app.ops.images.recipes import recipes
+    from app.ops.lab.image import LabError
 
     names = list(recipes())
     if only and (unknown := [n for n in only if n not in names]):
@@ -36,7 +37,7 @@ def build_command(
     try:
         with console.status("checking the image cache") as status:
             built = build(only or None, report=lambda msg: status.update(msg))
-    except ImageError as exc:
+    except LabError as exc:  # ImageError, or a failed build step (named, with its log)
         console.print(f"[red]images build failed:[/red] {exc}")
         raise typer.Exit(1) from None
     table = Table("image", "tag", "size", "state", "archive")
