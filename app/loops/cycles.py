@@ -32,7 +32,7 @@ async def exclusive(pool: asyncpg.Pool, name: str) -> AsyncIterator[bool]:
 
 async def claim(pool: asyncpg.Pool, loop: str, scheduled_at: datetime) -> set[tuple[str, str]] | None:
     """Start or resume a cycle: the (symbol, horizon) units already stored, or None when the cycle
-    is finished (done or failed) and must not run again."""
+    is finished (done, failed or abandoned) and must not run again."""
     async with pool.acquire() as conn, conn.transaction():
         status = await conn.fetchval(
             "insert into loop_cycles (loop, scheduled_at, status) values ($1, $2, 'running')"
@@ -49,6 +49,19 @@ async def claim(pool: asyncpg.Pool, loop: str, scheduled_at: datetime) -> set[tu
             scheduled_at,
         )
     return {(r["symbol"], r["horizon"]) for r in rows}
+
+
+async def abandon_stale(pool: asyncpg.Pool, loop: str, before: datetime) -> list[datetime]:
+    """Close the `running` cycles scheduled before `before` as `abandoned` (finished_at = when);
+    returns their times. The caller holds the loop's lock, so none of them is being run."""
+    rows = await pool.fetch(
+        "update loop_cycles c set status = 'abandoned', finished_at = now(), units_done ="
+        " (select count(*) from loop_cycle_units u where u.loop = $1 and u.scheduled_at = c.scheduled_at)"
+        " where loop = $1 and status = 'running' and scheduled_at < $2 returning scheduled_at",
+        loop,
+        before,
+    )
+    return sorted(r["scheduled_at"] for r in rows)
 
 
 async def mark_unit(

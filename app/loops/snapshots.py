@@ -2,15 +2,17 @@
 calendar.py) each WATCHLIST_SYMBOLS x WATCHLIST_HORIZONS pair is stored as `features` rows by the
 same code as the `data.snapshot` operation (`app.trading.ops.data_snapshot`).
 
-- Interactive calls win: before each unit the loop waits until Polygon's rate limiter holds more
-  than LOOP_RATE_RESERVE tokens, so a person's request never queues behind the loop.
+- Interactive calls win: every Polygon request the loop makes is background priority (see
+  `background_priority` in app/providers/limits.py): it takes a token only while more than
+  LOOP_RATE_RESERVE are left, so a person's request never queues behind the loop.
 - A failing provider is backed off (growing waits, the provider's Retry-After honoured); after
   GIVE_UP_AFTER failures in a row the rest of the cycle is dropped, the next cycle tries again.
 - One cycle at a time, across processes too (advisory lock); a cycle interrupted by a restart is
-  resumed, skipping the units it had stored (their rows and their record commit together).
+  resumed, skipping the units it had stored (their rows and their record commit together). One
+  that can no longer be resumed (the restart came more than an interval late) is marked
+  `abandoned`, at start-up and before each cycle, so no cycle stays `running` for ever.
 """
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -25,7 +27,7 @@ from app.loops.calendar import MarketSchedule
 from app.loops.clock import Clock, sleep_for
 from app.metrics import Metrics
 from app.providers.errors import ProviderError
-from app.providers.limits import RateLimiter
+from app.providers.limits import background_priority
 from app.providers.registry import Providers
 from app.providers.snapshot import Horizon
 from app.trading import ops
@@ -55,16 +57,6 @@ class _UnitWriter:
             await self._record(conn)
 
 
-async def wait_for_spare(limiter: RateLimiter, reserve: int) -> None:
-    """Return once the limiter holds a token beyond `reserve`. Real time: the limiter's clock."""
-    while True:
-        wait = limiter.wait_needed()  # also refills the bucket
-        spare = limiter.tokens - reserve
-        if wait == 0 and spare >= 1:
-            return
-        await asyncio.sleep(max(wait, (1 - spare) / limiter.refill_per_second))
-
-
 class SnapshotLoop:
     def __init__(
         self,
@@ -83,7 +75,6 @@ class SnapshotLoop:
             raise ValueError("the snapshot loop needs POLYGON_API_KEY")
         self.pool = pool
         self.providers = providers
-        self.limiter = providers.polygon.http.limiter
         self.metrics = metrics
         self.units = [(s, Horizon(h)) for s in dict.fromkeys(symbols) for h in dict.fromkeys(horizons)]
         self.schedule = schedule
@@ -96,6 +87,10 @@ class SnapshotLoop:
         then sleep until the next scheduled one. A cycle that overran its successors skips them."""
         await self.schedule.ready(self.clock.now())
         cycle = self.schedule.due(self.clock.now())
+        # Outside market hours the next cycle is hours away: close what a crash left open now.
+        async with cycles.exclusive(self.pool, LOOP) as mine:
+            if mine:
+                await self._abandon_before(cycle or self.clock.now())
         while True:
             if cycle is not None:
                 try:
@@ -114,6 +109,7 @@ class SnapshotLoop:
         async with cycles.exclusive(self.pool, LOOP) as mine:
             if not mine:
                 return self._outcome("skipped", scheduled_at, reason="another process runs the loop")
+            await self._abandon_before(scheduled_at)
             stored = await cycles.claim(self.pool, LOOP, scheduled_at)
             if stored is None:
                 return self._outcome("skipped", scheduled_at, reason="cycle already finished")
@@ -125,6 +121,12 @@ class SnapshotLoop:
             self.metrics.loop_cycle_duration.labels(LOOP).observe(time.perf_counter() - started)
             return self._outcome(status, scheduled_at, failed=failed)
 
+    async def _abandon_before(self, moment: datetime) -> None:
+        """Only with the loop's lock held: then no process runs a `running` cycle older than the
+        one due, and the loop never goes back to it."""
+        for scheduled_at in await cycles.abandon_stale(self.pool, LOOP, moment):
+            self._outcome("abandoned", scheduled_at, reason="interrupted and not resumed within an interval")
+
     def _outcome(self, outcome: str, scheduled_at: datetime, **detail: object) -> str:
         self.metrics.loop_cycles.labels(LOOP, outcome).inc()
         log.info("loop_cycle", loop=LOOP, cycle=scheduled_at.isoformat(), outcome=outcome, **detail)
@@ -135,7 +137,6 @@ class SnapshotLoop:
         todo = [(s, h) for s, h in self.units if (s, h.value) not in stored]
         failed = streak = 0
         for i, (symbol, horizon) in enumerate(todo):
-            await wait_for_spare(self.limiter, self.rate_reserve)
             try:
                 await self._unit(scheduled_at, symbol, horizon)
             except ProviderError as exc:
@@ -158,7 +159,8 @@ class SnapshotLoop:
             await cycles.mark_unit(conn, LOOP, scheduled_at, symbol, horizon.value)
 
         writer = _UnitWriter(self.pool, record)
-        result = await ops.data_snapshot(self.providers, writer, self.metrics, [symbol], horizon)  # type: ignore[arg-type]
+        with background_priority(self.rate_reserve):
+            result = await ops.data_snapshot(self.providers, writer, self.metrics, [symbol], horizon)  # type: ignore[arg-type]
         # a symbol Polygon does not know writes no row: recorded all the same, counted failed
         self.metrics.loop_symbols.labels(LOOP, "failed" if result["missing"] else "done").inc()
         for feature_id, payload in zip(result["feature_ids"], result["features"], strict=True):

@@ -2,10 +2,38 @@
 circuit breaker (used by app/providers/http.py)."""
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 from app.providers.errors import ProviderError
+
+# Tokens a background caller must leave in the bucket; None for an interactive caller. A context
+# variable, so it marks every request a background task makes (and the tasks it starts) however
+# deep in the client the request is sent, and never another task's.
+_background_reserve: ContextVar[int | None] = ContextVar("background_reserve", default=None)
+
+
+@contextlib.contextmanager
+def background_priority(reserve: int) -> Iterator[None]:
+    """Requests made inside take a token only while more than `reserve` are left, waiting as long
+    as that takes (interactive traffic decides), so up to `reserve` interactive requests per
+    bucket are never delayed by them. A Retry-After pause still fails them after `max_wait`."""
+    token = _background_reserve.set(reserve)
+    try:
+        yield
+    finally:
+        _background_reserve.reset(token)
+
+
+def _throttled(provider: str, wait: float) -> ProviderError:
+    return ProviderError(
+        provider,
+        "throttled",
+        f"client-side rate limit: next request allowed in {wait:.1f}s",
+        retry_after=wait,
+    )
 
 
 class RateLimiter:
@@ -25,24 +53,42 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
-    def wait_needed(self) -> float:
+    def _refill(self) -> float:
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.refill_per_second)
         self.updated = now
-        shortfall = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.refill_per_second
+        return now
+
+    def wait_needed(self, reserve: int = 0) -> float:
+        """Seconds until a token beyond `reserve` is there and no pause holds (refills first)."""
+        now = self._refill()
+        spare = self.tokens - reserve
+        shortfall = 0.0 if spare >= 1 else (1 - spare) / self.refill_per_second
         return max(shortfall, self.paused_until - now, 0.0)
 
     async def acquire(self, provider: str, max_wait: float) -> None:
+        reserve = _background_reserve.get()
+        if reserve is not None:
+            await self._acquire_spare(provider, max_wait, reserve)
+            return
         wait = self.wait_needed()
         if wait > max_wait:
-            raise ProviderError(
-                provider,
-                "throttled",
-                f"client-side rate limit: next request allowed in {wait:.1f}s",
-                retry_after=wait,
-            )
+            raise _throttled(provider, wait)
         self.tokens -= 1  # reserved now (no await since the computation), spent after the wait
         if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _acquire_spare(self, provider: str, max_wait: float, reserve: int) -> None:
+        """A background caller reserves nothing ahead: it sleeps, then looks again, because an
+        interactive caller may have taken the tokens it was waiting for in the meantime."""
+        while True:
+            wait = self.wait_needed(reserve)
+            if wait == 0:
+                self.tokens -= 1
+                return
+            paused = self.paused_until - time.monotonic()
+            if paused > max_wait:
+                raise _throttled(provider, paused)
             await asyncio.sleep(wait)
 
 

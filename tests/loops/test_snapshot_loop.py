@@ -3,12 +3,14 @@ schedule (holiday, half day), rows like data.snapshot, rate-limit sharing, provi
 restart mid-cycle, and one cycle at a time across two processes."""
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 
 import pytest
 
 from app.loops.snapshots import GIVE_UP_AFTER
+from app.providers.limits import RateLimiter
 from app.providers.snapshot import Horizon
 from app.trading import ops
 from tests.fakes.faults import Fault
@@ -92,6 +94,33 @@ async def test_interactive_calls_win_over_the_loop(wired, settings) -> None:
     )
 
 
+async def test_the_loop_never_delays_an_interactive_request(wired) -> None:
+    # A token per 10 s, so none comes back during the test: the tokens the person finds are the
+    # ones the loop left. Any wait for a token would exceed HTTP_MAX_WAIT_SECONDS (1 s) and fail
+    # at once as "throttled", so a delayed request cannot pass unnoticed.
+    polygon = wired.providers.polygon
+    polygon.http.limiter = limiter = RateLimiter(6)
+    reserve = 4
+    limiter.tokens = reserve + 1  # one token to spare: the loop may send exactly one request
+    clock = TestClock(at(WED, 15, 0))
+    loop = snapshot_loop(wired.pool, wired.providers, wired.metrics, clock, rate_reserve=reserve)
+    cycle = asyncio.create_task(loop.run_cycle(at(WED, 15, 0)))
+    try:
+        await until(lambda: len(wired.polygon.requests) > 0, "the loop's first request")
+        await asyncio.sleep(0.5)  # the loop sends whatever else the bucket lets it
+        sent_by_loop = len(wired.polygon.requests)
+        people = await asyncio.gather(
+            *(polygon.snapshot([s]) for s in ("MSFT", "QQQ", "IWM", "NVDA")), return_exceptions=True
+        )
+    finally:
+        cycle.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cycle
+    delayed = [str(e) for e in people if isinstance(e, BaseException)]
+    assert not delayed, f"interactive requests waited for the loop's tokens: {delayed}"
+    assert sent_by_loop == 1, f"the loop sent {sent_by_loop} requests with one token above the reserve"
+
+
 async def test_provider_outage_backs_off_then_gives_up_until_the_next_cycle(wired) -> None:
     wired.polygon.faults.add(Fault(status=503, body={"status": "ERROR"}), times=1000)
     clock = TestClock(at(WED, 15, 0))
@@ -111,18 +140,26 @@ async def test_provider_outage_backs_off_then_gives_up_until_the_next_cycle(wire
     assert await cycles_run(wired) == [(at(WED, 15, 0), "failed"), (at(WED, 15, 15), "done")]
 
 
-async def test_a_restart_mid_cycle_resumes_without_writing_a_unit_twice(wired) -> None:
-    symbols = ("SPY", "AAPL", "MSFT", "QQQ")
+RESTART_SYMBOLS = ("SPY", "AAPL", "MSFT", "QQQ")
+
+
+async def crash_mid_cycle(wired) -> None:
+    """The 15:00 cycle's process dies while MSFT is being fetched: SPY and AAPL are stored."""
     wired.polygon.faults.add(Fault(status=0, delay=30, path_contains="/ticker/MSFT/"))  # hangs
     first = snapshot_loop(
-        wired.pool, wired.providers, wired.metrics, TestClock(at(WED, 15, 0)), symbols=symbols
+        wired.pool, wired.providers, wired.metrics, TestClock(at(WED, 15, 0)), symbols=RESTART_SYMBOLS
     )
     crashed = asyncio.create_task(first.run_cycle(at(WED, 15, 0)))
     await until(lambda: wired.polygon.calls("/ticker/MSFT/") > 0, "the MSFT request reaching Polygon")
-    crashed.cancel()  # the process dies while MSFT is being fetched
+    crashed.cancel()
     with pytest.raises(asyncio.CancelledError):
         await crashed
     assert await features_by_unit(wired.pool) == {("SPY", "1d"): 1, ("AAPL", "1d"): 1}
+
+
+async def test_a_restart_mid_cycle_resumes_without_writing_a_unit_twice(wired) -> None:
+    symbols = RESTART_SYMBOLS
+    await crash_mid_cycle(wired)
 
     # The restarted process comes up 4 minutes later: the 15:00 cycle is still due and resumes.
     clock = TestClock(at(WED, 15, 4), stop_at=at(WED, 15, 5))
@@ -135,6 +172,34 @@ async def test_a_restart_mid_cycle_resumes_without_writing_a_unit_twice(wired) -
     row = await wired.pool.fetchrow("select status, attempts, units_done from loop_cycles")
     assert dict(row) == {"status": "done", "attempts": 2, "units_done": 4}
     assert wired.polygon.calls("/ticker/SPY/") == 1, "the resumed cycle asked Polygon again for a stored unit"
+
+
+@pytest.mark.parametrize(
+    ("restart", "after"),
+    [
+        (at(WED, 15, 20), [(at(WED, 15, 15), "done")]),  # the 15:15 cycle is due and runs
+        (at(WED, 23, 0), []),  # after the close: nothing due until Friday
+    ],
+    ids=["during-the-session", "after-the-close"],
+)
+async def test_a_cycle_restarted_more_than_an_interval_late_is_abandoned(wired, restart, after) -> None:
+    await crash_mid_cycle(wired)
+    before = await wired.pool.fetchval("select now()")
+    clock = TestClock(restart, stop_at=restart + timedelta(minutes=1))
+    restarted = snapshot_loop(wired.pool, wired.providers, wired.metrics, clock, symbols=RESTART_SYMBOLS)
+    with pytest.raises(ClockStopped):
+        await restarted.run()
+    rows = await wired.pool.fetch("select * from loop_cycles order by scheduled_at")
+    assert [(r["scheduled_at"], r["status"]) for r in rows] == [(at(WED, 15, 0), "abandoned"), *after], (
+        "a cycle that can no longer be resumed stayed running"
+    )
+    stale = rows[0]
+    assert stale["finished_at"] is not None and stale["finished_at"] >= before, "when it was abandoned"
+    assert stale["units_done"] == 2, "SPY and AAPL were stored before the crash"
+    assert sample(wired.metrics, "trader_loop_cycles_total", loop="snapshots", outcome="abandoned") == 1
+    # a later cycle neither abandons it again nor counts it twice
+    assert await restarted.run_cycle(at(FRI, 14, 30)) == "done"
+    assert sample(wired.metrics, "trader_loop_cycles_total", loop="snapshots", outcome="abandoned") == 1
 
 
 async def test_two_processes_never_run_a_cycle_twice(wired, settings) -> None:
