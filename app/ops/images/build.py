@@ -68,35 +68,45 @@ def _digest(data: object) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _source_files() -> list[Path]:
+def _source_files(root: Path = REPO) -> list[Path]:
     files: list[Path] = []
     for part in SOURCE_PARTS:
-        path = REPO / part
+        path = root / part
         found = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         files += [p for p in found if "__pycache__" not in p.parts and not p.name.endswith(".egg-info")]
     return files
 
 
-def _source_digest() -> str:
+def _source_digest(root: Path = REPO) -> str:
     sha = hashlib.sha256()
-    for path in _source_files():
-        sha.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in _source_files(root):
+        sha.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return sha.hexdigest()
+
+
+def _snapshot_sources(dest: Path) -> None:
+    """Copy what the app image installs, so the hash and the build see the same files even while
+    the working tree changes."""
+    for path in _source_files():
+        target = dest / path.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
 
 
 def base_hash() -> str:
     return _digest(BASE)[:16]
 
 
-def recipe_hash(recipe: Recipe) -> str:
-    """Covers the base, the recipe, the contents of its files and, for `app`, the repository."""
+def recipe_hash(recipe: Recipe, source_root: Path = REPO) -> str:
+    """Covers the base, the recipe, the contents of its files and, for `app`, the repository's
+    sources (or a snapshot of them at `source_root`)."""
     data = {
         "builder": BUILDER_VERSION,
         "leftovers": _BUILD_LEFTOVERS,
         "base": base_hash(),
         "recipe": asdict(recipe),
         "files": {dest: (FILES / src).read_text() for dest, src in recipe.files.items()},
-        "source": _source_digest() if recipe.with_source else None,
+        "source": _source_digest(source_root) if recipe.with_source else None,
     }
     return _digest(data)[:12]
 
@@ -172,7 +182,7 @@ class _Builder:
             cmd += ["--bind", str(source), target]
         _run(step, [*cmd, "/bin/sh", "-euxc", script], log)
 
-    def image(self, base_tag: str, recipe: Recipe, digest: str, target: Path) -> None:
+    def image(self, base_tag: str, recipe: Recipe, digest: str, target: Path, sources: Path) -> None:
         tag = f"{recipe.name}-{digest}"
         log = self.logs / f"{tag}.log"
         log.write_text("")
@@ -193,12 +203,7 @@ class _Builder:
                 shutil.copy2(FILES / src, path)
             binds = [(self.pip_cache, "/root/.cache/pip")]
             if recipe.with_source:
-                src_dir = Path(tmp) / "src"
-                for path in _source_files():
-                    dest = src_dir / path.relative_to(REPO)
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(path, dest)
-                binds.append((src_dir, "/src"))
+                binds.append((sources, "/src"))
             update = "" if self.lists_fresh else "apt-get update -q\n"
             script = (
                 f"{update}apt-get install -y -q {' '.join(recipe.packages)}\n"
@@ -286,16 +291,17 @@ def build(
     home.mkdir(parents=True, exist_ok=True)
     built: dict[str, BuiltImage] = {}
     # One builder at a time (tests and the end-to-end lab may build at once); later ones reuse.
-    with (home / ".lock").open("w") as lock:
+    with (home / ".lock").open("w") as lock, tempfile.TemporaryDirectory(dir=home) as sources:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _snapshot_sources(Path(sources))
         builder = _Builder(home, report)
         for name in wanted:
             recipe = available[name]
-            digest = recipe_hash(recipe)
+            digest = recipe_hash(recipe, Path(sources))
             target = home / f"{name}-{digest}.tar"
             cached = target.exists()
             if not cached:
-                builder.image(builder.base(), recipe, digest, target)
+                builder.image(builder.base(), recipe, digest, target, Path(sources))
                 _prune(home, name, target)
             built[name] = BuiltImage(
                 name, f"{TAG_PREFIX}/{name}:{digest}", target, target.stat().st_size, cached

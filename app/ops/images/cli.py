@@ -31,6 +31,7 @@ def build_command(
     if only and (unknown := [n for n in only if n not in names]):
         console.print(
             f"[red]images build:[/red] unknown --only {', '.join(unknown)}; choose from {', '.join(names)}"
+            + (" (Grafana has no lab image: no Debian package, no registry)" if "grafana" in unknown else "")
         )
         raise typer.Exit(2)
     started = time.monotonic()
@@ -40,13 +41,17 @@ def build_command(
     except LabError as exc:  # ImageError, or a failed build step (named, with its log)
         console.print(f"[red]images build failed:[/red] {exc}")
         raise typer.Exit(1) from None
-    table = Table("image", "tag", "size", "state", "archive")
+    table = Table("image", "tag", "size", "state")
     for image in built.values():
         state = "cached" if image.cached else "built"
-        table.add_row(image.name, image.tag, f"{image.bytes / 2**20:.0f} MiB", state, str(image.archive))
+        table.add_row(image.name, image.tag, f"{image.bytes / 2**20:.0f} MiB", state)
     console.print(table)
+    # Paths on their own lines, never wrapped, so they can be pasted.
+    for image in built.values():
+        console.print(f"{image.name}: {image.archive}", soft_wrap=True)
     console.print(
         f"{len(built)} image(s) in {time.monotonic() - started:.0f} s; "
         f"manifest: {images_home() / 'manifest.json'}\n"
-        "load one on a Docker host with: docker load -i <archive>"
+        "load one on a Docker host with: docker load -i <archive>",
+        soft_wrap=True,
     )
