@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.ops.lab.deploy import deploy_command
+
 lab_cli = typer.Typer(
     help="A local Debian 13 VM (QEMU) that stands in for the droplet.", no_args_is_help=True
 )
@@ -131,3 +133,6 @@ def ssh(
         user = "deploy" if deploy_works.returncode == 0 else "root"
     argv = vm.ssh_command(user, *(command or []), batch=bool(command))
     os.execvp(argv[0], argv)  # noqa: S606 - hand the terminal to ssh
+
+
+lab_cli.command("deploy")(deploy_command)
