@@ -62,7 +62,7 @@ class Metrics:
         # --- background loops, alert rules, live stream (app/loops) ---
         self.loop_cycles = Counter(
             "trader_loop_cycles",
-            "Loop cycles by outcome (done, failed, skipped).",
+            "Loop cycles by outcome (done, failed, skipped, abandoned).",
             ["loop", "outcome"],
             registry=r,
         )

@@ -81,6 +81,13 @@ class SnapshotLoop:
         self.clock = clock
         self.rate_reserve = rate_reserve
         self.publish = publish
+        # Exported at 0 from the start: increase() and the dashboard see the loop before its
+        # first cycle (nights, weekends), not "no data".
+        for outcome in ("done", "failed", "skipped", "abandoned"):
+            metrics.loop_cycles.labels(LOOP, outcome)
+        for outcome in ("done", "failed"):
+            metrics.loop_symbols.labels(LOOP, outcome)
+        metrics.loop_cycle_duration.labels(LOOP)
 
     async def run(self) -> None:
         """Forever: run the cycle that is due (a restart resumes one less than an interval late),

@@ -103,6 +103,53 @@ SERVICE = Dashboard(
             "s",
             width=24,
         ),
+        # The watchlist snapshot loop (ENABLE_BACKGROUND_LOOPS, docs/loops.md).
+        stat(
+            "Snapshot loop: next cycle",
+            f"trader_loop_next_cycle_timestamp_seconds{{{APP}}} * 1000",
+            "dateTimeAsIso",
+            description="The cycle the loop runs or waits for (ET market hours only)",
+        ),
+        stat(
+            "Snapshot loop: overdue",
+            f"clamp_min(time() - trader_loop_next_cycle_timestamp_seconds{{{APP}}}, 0)",
+            "s",
+            description="TraderSnapshotLoopStopped fires above 15 minutes for 5 minutes",
+        ),
+        stat(
+            "Snapshot loop: failed cycles",
+            f'sum(increase(trader_loop_cycles_total{{{APP}, outcome="failed"}}[$__range]))',
+            description="Cycles in the time range with a failed symbol or given up on (provider outage)",
+        ),
+        stat(
+            "Snapshot loop: abandoned cycles",
+            f'sum(increase(trader_loop_cycles_total{{{APP}, outcome="abandoned"}}[$__range]))',
+            description="Cycles interrupted by a restart and not resumed within an interval",
+        ),
+        Panel(
+            "Snapshot loop: cycles per hour by outcome",
+            [(f"sum by (outcome) (increase(trader_loop_cycles_total{{{APP}}}[1h]))", "{{outcome}}")],
+            width=8,
+        ),
+        Panel(
+            "Snapshot loop: snapshots per hour by outcome",
+            [(f"sum by (outcome) (increase(trader_loop_symbols_total{{{APP}}}[1h]))", "{{outcome}}")],
+            description="(symbol, horizon) units stored or failed",
+            width=8,
+        ),
+        Panel(
+            "Snapshot loop: mean cycle duration (1h)",
+            [
+                (
+                    f"sum(increase(trader_loop_cycle_duration_seconds_sum{{{APP}}}[1h]))"
+                    f" / clamp_min(sum(increase(trader_loop_cycle_duration_seconds_count{{{APP}}}[1h])), 1)",
+                    "mean",
+                )
+            ],
+            "s",
+            description="0 when no cycle ran in the hour (outside market hours)",
+            width=8,
+        ),
     ],
 )
 

@@ -126,6 +126,11 @@ class Stack:
             "ALERT_RATE_LIMITED_PER_MINUTE": "1",
             "TRADING_ENABLED": "true",
             "MAX_ORDER_QTY": "10",
+            # The snapshot loop on, for its dashboard panels. Cycles at the open and the close only
+            # (390 min): at most one, right at start-up, before the traffic's scripted faults.
+            "ENABLE_BACKGROUND_LOOPS": "true",
+            "WATCHLIST_SYMBOLS": "SPY",
+            "SNAPSHOT_INTERVAL_MINUTES": "390",
         }
         uvicorn = REPO / ".venv" / "bin" / "uvicorn"
         assert uvicorn.exists(), f"{uvicorn} missing: run scripts/bootstrap to build the virtualenv"
