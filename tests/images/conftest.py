@@ -13,6 +13,15 @@ from app.ops.images import BuiltImage, build
 from tests.images.helpers import DB_PASSWORD, DbContainer, Netns, Unpacked, unpack
 
 REQUIRED_TOOLS = {"mmdebstrap": "mmdebstrap", "umoci": "umoci", "skopeo": "skopeo", "bwrap": "bubblewrap"}
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The cold build (≈ 6-8 min, more on a loaded host) runs in the setup of whichever image test
+    # comes first: give these tests more than the suite's 900 s per test.
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.timeout(2400))
 
 
 @pytest.fixture(scope="session")
