@@ -96,7 +96,7 @@ def _env(args: str, env: dict[str, str]) -> None:
     if words and "=" not in words[0]:  # legacy form: ENV KEY value with spaces
         pairs = [(words[0], " ".join(words[1:]))]
     else:
-        pairs = [tuple(w.split("=", 1)) for w in words]
+        pairs = [(key, value) for key, _, value in (w.partition("=") for w in words)]
     for key, value in pairs:
         env[key] = re.sub(
             r"\$\{?(\w+)\}?",

@@ -18,7 +18,7 @@ FILES = Path(__file__).parent / "files"
 TAG_PREFIX = "solo-trader-lab"
 PG_MAJOR = "17"
 
-BASE = {
+BASE: dict = {
     "suite": "trixie",
     "variant": "minbase",
     "sources": [
