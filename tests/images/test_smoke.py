@@ -61,3 +61,25 @@ def test_app_venv_imports_the_service_and_runs_trader(unpacked: Callable[[str], 
     )
     result = app.run(["id", "-u"])
     assert result.stdout.strip() == app.runtime["User"].split(":")[0], f"app runs as uid {result.stdout}"
+
+
+@pytest.mark.parametrize("name", ["app", "db", "caddy"])
+def test_nothing_from_the_build_host_reaches_a_layer(unpacked: Callable[[str], Unpacked], name: str) -> None:
+    """The build binds apt's lists, the package cache, pip's cache, the sources and the host's
+    resolv.conf and CA bundle into the sandbox: none of them may end up in the image."""
+    root = unpacked(name).rootfs
+    leaked = [
+        rel
+        for rel in (
+            "etc/resolv.conf",
+            "etc/hostname",
+            "src",
+            "root/.cache",
+            "run/host-ca.crt",
+            "usr/sbin/policy-rc.d",
+        )
+        if (root / rel).exists() or (root / rel).is_symlink()
+    ]
+    leaked += [f"var/lib/apt/lists/{p.name}" for p in (root / "var/lib/apt/lists").glob("*_Packages")]
+    leaked += [f"var/cache/apt/archives/{p.name}" for p in (root / "var/cache/apt/archives").glob("*.deb")]
+    assert not leaked, f"{name}: build-host files in the image: {leaked}"
