@@ -34,6 +34,9 @@ REPO = Path(__file__).resolve().parents[3]
 BUILDER_VERSION = 1
 # What the app image installs from this repository: the package's sources and its metadata.
 SOURCE_PARTS = ("pyproject.toml", "README.md", "app", "infra", "backtests", "scripts")
+# Copied for the build (pyproject names it as the package's readme) but left out of the hash:
+# editing prose must not rebuild the image.
+UNHASHED = ("README.md",)
 # Written by apt/dpkg/ldconfig on every run; they would make each layer differ for nothing.
 _BUILD_LEFTOVERS = """
 rm -rf /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/cache/debconf/*-old \
@@ -73,13 +76,15 @@ def _source_files(root: Path = REPO) -> list[Path]:
     for part in SOURCE_PARTS:
         path = root / part
         found = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        files += [p for p in found if "__pycache__" not in p.parts and not p.name.endswith(".egg-info")]
+        files += [p for p in found if "__pycache__" not in p.parts]
     return files
 
 
 def _source_digest(root: Path = REPO) -> str:
     sha = hashlib.sha256()
     for path in _source_files(root):
+        if str(path.relative_to(root)) in UNHASHED:
+            continue
         sha.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return sha.hexdigest()
 
