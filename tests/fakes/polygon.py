@@ -30,19 +30,23 @@ def close_on(symbol: str, day: date) -> float:
     return round(base * (1 + (seed % 2001 - 1000) / 50_000), 2)
 
 
-def bar(symbol: str, day: date, with_ticker: bool = False) -> dict:
-    close = close_on(symbol, day)
-    start = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK)
-    raw = {
-        "v": 1_000_000 + len(symbol) * 1000,
+def _aggregate(close: float, start: datetime, volume: int, trades: int) -> dict:
+    """One aggregate in Polygon's shape; `t` is the window's start in Unix milliseconds."""
+    return {
+        "v": volume,
         "vw": round(close * 0.999, 4),
         "o": round(close * 0.995, 2),
         "c": close,
         "h": round(close * 1.01, 2),
         "l": round(close * 0.985, 2),
         "t": int(start.timestamp() * 1000),
-        "n": 5000,
+        "n": trades,
     }
+
+
+def bar(symbol: str, day: date, with_ticker: bool = False) -> dict:
+    start = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK)
+    raw = _aggregate(close_on(symbol, day), start, 1_000_000 + len(symbol) * 1000, 5000)
     return {"T": symbol, **raw} if with_ticker else raw
 
 
@@ -62,18 +66,8 @@ def close_at(symbol: str, day: date, minute: int) -> float:
 
 
 def minute_bar(symbol: str, day: date, minute: int) -> dict:
-    close = close_at(symbol, day, minute)
     start = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK) + timedelta(minutes=minute)
-    return {
-        "v": 1_000 + minute,
-        "vw": round(close * 0.9999, 4),
-        "o": round(close * 0.9995, 2),
-        "c": close,
-        "h": round(close * 1.001, 2),
-        "l": round(close * 0.9985, 2),
-        "t": int(start.timestamp() * 1000),
-        "n": 10 + minute % 7,
-    }
+    return _aggregate(close_at(symbol, day, minute), start, 1_000 + minute, 10 + minute % 7)
 
 
 def ny_today() -> date:
