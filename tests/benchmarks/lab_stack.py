@@ -1,6 +1,6 @@
 """Fold the stack's lab measurements into docs/benchmarks.md ("Stack on the lab VM").
 
-tests/lab/test_stack.py measures them on the session's VM and writes reports/lab/stack.json.
+tests/lab/stack_e2e.py measures them on the session's VM and writes reports/lab/stack.json.
 `--run` runs the lab tests first (the host layer comes first on the same VM: an hour or more
 under TCG on a shared machine); without it the last results file is used. Baselines from the
 same run: the host layer's converge time next to the stack's, the first run next to the re-run,
@@ -59,7 +59,7 @@ def main() -> int:
     print(body)
     stamp = datetime.fromtimestamp(RESULTS.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
-        f"{HEADING}\n\nMeasured by `tests/lab/test_stack.py` (Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB; lab "
+        f"{HEADING}\n\nMeasured by `tests/lab/stack_e2e.py` (Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB; lab "
         f"images: Postgres 17 for TimescaleDB, no Grafana) on {stamp}; folded in by "
         f"`tests/benchmarks/lab_stack.py`. `?` = not measured in that run.\n\n{body}\n"
     )

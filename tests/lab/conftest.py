@@ -5,7 +5,7 @@ twice -> the tests look at the guest from outside. Measured figures go to report
 (tests/benchmarks/lab_host_layer.py folds them into docs/benchmarks.md). Any failing test gets the
 guest's console log attached to its report.
 
-The stack (tests/lab/test_stack.py) follows on the same VM: the lab's container images (built
+The stack (tests/lab/stack_e2e.py) follows on the same VM: the lab's container images (built
 from Debian packages, cached), a Discord-compatible receiver on the host's loopback (the guest
 reaches it at 10.0.2.2), then stack.yml twice. Its figures go to reports/lab/stack.json
 (tests/benchmarks/lab_stack.py).
@@ -81,7 +81,7 @@ def probe_net() -> Iterator[ProbeNet]:
 @pytest.fixture(scope="session")
 def lab_vm(request: pytest.FixtureRequest, lab_results: dict) -> Iterator[LabVM]:
     # Development only: TRADER_LAB_VM=NAME runs the tests against a VM `trader lab up --name NAME`
-    # started (and leaves it running); it has no probe network, so run only tests/lab/test_stack.py.
+    # started (and leaves it running); it has no probe network, so run only tests/lab/stack_e2e.py.
     reuse = os.environ.get("TRADER_LAB_VM")
     if reuse:
         existing = LabVM.load(reuse)
