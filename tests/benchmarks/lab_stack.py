@@ -12,20 +12,26 @@ the request count next to the failures, the memory limits next to the idle use.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.benchmarks.docsection import figure_table, fold_lab_results  # noqa: E402
+
 RESULTS = REPO / "reports" / "lab" / "stack.json"
 HOST_RESULTS = REPO / "reports" / "lab" / "host-layer.json"
-DOC = REPO / "docs" / "benchmarks.md"
 HEADING = "## Stack on the lab VM"
+INTRO = (
+    "Measured by `tests/lab/stack_e2e.py` (Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB; lab images: "
+    "Postgres 17 for TimescaleDB, no Grafana) on {stamp}; folded in by `tests/benchmarks/lab_stack.py`. "
+    "`?` = not measured in that run."
+)
 
 
-def table(r: dict, host: dict) -> str:
+def table(r: dict) -> str:
+    host = json.loads(HOST_RESULTS.read_text()) if HOST_RESULTS.exists() else {}
     rows = [
         ("lab images (cached after the first build)", f"{r.get('images_s', '?')} s", "-"),
         ("stack.yml on the converged host", f"{r.get('converge_s', '?')} s",
@@ -42,34 +48,8 @@ def table(r: dict, host: dict) -> str:
         ("memory of the whole stack at idle", f"{r.get('idle_memory_mib', '?')} MiB",
          f"limits {r.get('memory_limits_mib', '?')} MiB"),
     ]  # fmt: skip
-    lines = ["| figure | value | baseline (same run) |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return "\n".join(lines)
-
-
-def main() -> int:
-    if "--run" in sys.argv[1:]:
-        subprocess.run([sys.executable, "-m", "pytest", "-m", "lab", "tests/lab"], cwd=REPO, check=False)
-    if not RESULTS.exists():
-        print(f"no results at {RESULTS}: run the lab tests (or this script with --run) first")
-        return 1
-    results = json.loads(RESULTS.read_text())
-    host = json.loads(HOST_RESULTS.read_text()) if HOST_RESULTS.exists() else {}
-    body = table(results, host)
-    print(body)
-    stamp = datetime.fromtimestamp(RESULTS.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = (
-        f"{HEADING}\n\nMeasured by `tests/lab/stack_e2e.py` (Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB; lab "
-        f"images: Postgres 17 for TimescaleDB, no Grafana) on {stamp}; folded in by "
-        f"`tests/benchmarks/lab_stack.py`. `?` = not measured in that run.\n\n{body}\n"
-    )
-    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    doc = pattern.sub(section + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + section
-    DOC.write_text(doc)
-    print(f"updated {DOC}")
-    return 0
+    return figure_table(rows)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(fold_lab_results(RESULTS, HEADING, INTRO, table))
