@@ -1,11 +1,14 @@
 """The boto3 S3 client every operator command uses (backups, log archive): one place for the
-settings that make DigitalOcean Spaces and other S3-compatible servers behave.
+settings that make DigitalOcean Spaces and other S3-compatible servers behave, and for turning
+its errors into a line that names the setting to fix.
 
 Path-style addressing works with Spaces and every S3 clone; boto3's default CRC trailing
 checksums are turned off (`when_required`): several S3-compatible servers reject them. boto3 is
 imported inside, so importing this module costs nothing for commands that never reach S3.
 """
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -25,6 +28,49 @@ class S3Settings(Protocol):
     def s3_secret_access_key(self) -> SecretStr | None: ...
     @property
     def s3_addressing_style(self) -> str: ...
+
+
+# What S3 servers answer to a key pair that is wrong, revoked or expired.
+CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "AccessDenied",
+    "InvalidToken",
+    "RequestExpired",
+}
+
+
+@contextlib.contextmanager
+def s3_errors(
+    action: str, error: type[Exception], setting: str, bucket: str, endpoint: str | None, prefix: str = ""
+) -> Iterator[None]:
+    """Turn boto errors into one `error` line that names the `<setting>_S3_*` value to fix
+    (`setting` is BACKUP or LOGS: the variables' prefix)."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    where = f"s3://{bucket}/{prefix} at {endpoint or 'AWS'}"
+    try:
+        yield
+    except (ClientError, Boto3Error) as exc:
+        # boto3's transfer manager wraps the ClientError of a failed part (S3UploadFailedError)
+        cause = exc if isinstance(exc, ClientError) else exc.__context__
+        code = cause.response.get("Error", {}).get("Code", "") if isinstance(cause, ClientError) else ""
+        if code in CREDENTIAL_CODES:
+            raise error(
+                f"{action}: the object store refused the credentials ({code}): check "
+                f"{setting}_S3_ACCESS_KEY_ID and {setting}_S3_SECRET_ACCESS_KEY "
+                "(expired, revoked or mistyped?)"
+            ) from None
+        if code == "NoSuchBucket":
+            raise error(f"{action}: bucket {setting}_S3_BUCKET={bucket} does not exist") from None
+        raise error(f"{action} ({where}) failed: {exc}") from None
+    except EndpointConnectionError:
+        raise error(f"{action}: cannot reach {setting}_S3_ENDPOINT={endpoint}") from None
+    except (BotoCoreError, OSError) as exc:
+        raise error(f"{action} ({where}) failed: {exc}") from None
 
 
 def s3_client(settings: S3Settings, retries: int = 2) -> Any:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,19 +26,10 @@ from typing import Any
 from app.ops.backup import BackupError
 from app.ops.backup.manifest import Manifest
 from app.ops.backup.settings import BackupSettings
-from app.ops.s3 import s3_client
+from app.ops.s3 import s3_client, s3_errors
 
 DUMP_NAME = "dump.pgdump.age"
 MANIFEST_NAME = "manifest.json"
-CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "TokenRefreshRequired",
-    "AccessDenied",
-    "InvalidToken",
-    "RequestExpired",
-}
 
 
 @dataclass(frozen=True)
@@ -74,33 +65,8 @@ class BackupStore:
     def latest_key(self) -> str:
         return f"{self.prefix}/latest.json"
 
-    @contextlib.contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn boto errors into one line that names the setting to fix."""
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
-        where = f"s3://{self.bucket}/{self.prefix} at {self.settings.s3_endpoint or 'AWS'}"
-        try:
-            yield
-        except (ClientError, Boto3Error) as exc:
-            # boto3's transfer manager wraps the ClientError of a failed part (S3UploadFailedError)
-            cause = exc if isinstance(exc, ClientError) else exc.__context__
-            code = cause.response.get("Error", {}).get("Code", "") if isinstance(cause, ClientError) else ""
-            if code in CREDENTIAL_CODES:
-                raise BackupError(
-                    f"{action}: the object store refused the credentials ({code}): check "
-                    "BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY (expired, revoked or mistyped?)"
-                ) from None
-            if code == "NoSuchBucket":
-                raise BackupError(f"{action}: bucket BACKUP_S3_BUCKET={self.bucket} does not exist") from None
-            raise BackupError(f"{action} ({where}) failed: {exc}") from None
-        except EndpointConnectionError:
-            raise BackupError(
-                f"{action}: cannot reach BACKUP_S3_ENDPOINT={self.settings.s3_endpoint}"
-            ) from None
-        except (BotoCoreError, OSError) as exc:
-            raise BackupError(f"{action} ({where}) failed: {exc}") from None
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return s3_errors(action, BackupError, "BACKUP", self.bucket, self.settings.s3_endpoint, self.prefix)
 
     # --- writing ---
     def upload_dump(self, path: Path, stamp: str, progress: Callable[[int], None] | None = None) -> None:

@@ -10,14 +10,11 @@ single PUT: S3 makes it visible whole or not at all. The client: app/ops/s3.py.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 from app.ops.logs import LogsError
 from app.ops.logs.settings import LogsSettings
-from app.ops.s3 import s3_client
-
-CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"}
+from app.ops.s3 import s3_client, s3_errors
 
 
 class LogStore:
@@ -32,28 +29,8 @@ class LogStore:
     def key(self, *parts: str) -> str:
         return "/".join((self.prefix, *parts))
 
-    @contextlib.contextmanager
-    def errors(self, action: str) -> Iterator[None]:
-        """Turn boto errors into one line that names the setting to fix."""
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
-
-        try:
-            yield
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in CREDENTIAL_CODES:
-                raise LogsError(
-                    f"{action}: the object store refused the credentials ({code}): check "
-                    "LOGS_S3_ACCESS_KEY_ID and LOGS_S3_SECRET_ACCESS_KEY"
-                ) from None
-            if code == "NoSuchBucket":
-                raise LogsError(f"{action}: bucket LOGS_S3_BUCKET={self.bucket} does not exist") from None
-            raise LogsError(f"{action} (s3://{self.bucket}) failed: {exc}") from None
-        except EndpointConnectionError:
-            raise LogsError(f"{action}: cannot reach LOGS_S3_ENDPOINT={self.settings.s3_endpoint}") from None
-        except (Boto3Error, BotoCoreError, OSError) as exc:
-            raise LogsError(f"{action} (s3://{self.bucket}) failed: {exc}") from None
+    def errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return s3_errors(action, LogsError, "LOGS", self.bucket, self.settings.s3_endpoint, self.prefix)
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         """Upload, then check the stored size with a HEAD (a proxy that cut the body shows here)."""
