@@ -1,4 +1,5 @@
-"""The backup role: lint (production profile), syntax, defaults in agreement with the argument
+"""The backup role (ansible-lint and the syntax check run over all of ansible/ in
+tests/lab/test_ansible_static.py): defaults in agreement with the argument
 specs, units that systemd accepts, and an env file the tool reads as intended. Running it on a
 host is the stack's lab test (a VM), not this file's."""
 
@@ -12,26 +13,12 @@ from app.ops.backup.settings import BackupSettings
 from tests.support.ansible_role import (
     INVENTORY_VARS,
     defaults,
-    lint,
     load_env_file,
     render,
     spec_problems,
-    syntax_check,
 )
 
 RECIPIENT = "age1qaswjtj7lnnm6yrnxsp3v3zshzmmfmvh526ywpgu36ts0rq9z5nqy3tf2t"
-
-
-def test_role_passes_ansible_lint_production_profile() -> None:
-    result = lint("backup")
-    assert result.returncode == 0, (
-        f"ansible-lint (production) on roles/backup:\n{result.stdout}\n{result.stderr}"
-    )
-
-
-def test_a_playbook_using_the_role_passes_syntax_check(tmp_path: Path) -> None:
-    result = syntax_check("backup", tmp_path)
-    assert result.returncode == 0, f"syntax check failed:\n{result.stdout}\n{result.stderr}"
 
 
 def test_every_default_has_an_argument_spec_and_back() -> None:

@@ -1,15 +1,14 @@
-"""Static checks shared by the tests of the timer roles (backup, logship): ansible-lint's
-production profile, a syntax check, defaults against argument specs, and the role's templates
-rendered by Ansible itself with its defaults and the variables `trader inventory` writes."""
+"""Static checks shared by the tests of the timer roles (backup, logship): defaults against
+argument specs, and the role's templates rendered by Ansible itself with its defaults and the
+variables `trader inventory` writes."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "ansible"
+from tests.lab.playbook import ANSIBLE_DIR, ansible_env
 
 # What `trader inventory` writes to group_vars (infra.yml and the 0600 secrets.yml).
 INVENTORY_VARS = {
@@ -35,35 +34,6 @@ RENDER_PLAYBOOK = """
         mode: "0600"
       loop: {names}
 """
-
-
-def tool_env() -> dict[str, str]:
-    """The venv's bin/ first on PATH (ansible-lint shells out to ansible-config)."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    return env
-
-
-def lint(role: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ansible-lint", "--profile", "production", "--nocolor", f"roles/{role}"],
-        cwd=ANSIBLE_DIR,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-    )
-
-
-def syntax_check(role: str, work: Path) -> subprocess.CompletedProcess[str]:
-    playbook = work / f"{role}.yml"
-    playbook.write_text(f"- name: Apply {role}\n  hosts: all\n  roles:\n    - role: {role}\n")
-    return subprocess.run(
-        ["ansible-playbook", "--syntax-check", "-i", "localhost,", str(playbook)],
-        cwd=ANSIBLE_DIR,
-        env=tool_env() | {"ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles")},
-        capture_output=True,
-        text=True,
-    )
 
 
 def defaults(role: str) -> dict:
@@ -97,7 +67,7 @@ def render(role: str, names: list[str], out: Path, extra: dict) -> Path:
     (out / "extra.yml").write_text(yaml.safe_dump(values))
     result = subprocess.run(
         ["ansible-playbook", "-i", "localhost,", str(playbook), "-e", f"@{out / 'extra.yml'}"],
-        env=tool_env(),
+        env=ansible_env(),
         capture_output=True,
         text=True,
     )
