@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import wait_for_rpcs
 
 PROJECT = "solo-trader"
 STACK = "test"
@@ -211,5 +212,8 @@ async def run_program(config: Mapping[str, str], monitor: RecordingMonitor | Non
     runpy.run_path(str(PROGRAM), run_name="__main__")
     # A resource's URN resolves once the monitor has answered its registration.
     await asyncio.gather(*(resource.urn.future() for resource in declared))
+    # And Pulumi's own RPCs (the stack's outputs): left pending, they outlive the test and
+    # asyncio reports them destroyed at exit, after pytest's summary line.
+    await wait_for_rpcs(await_all_outstanding_tasks=False)
     root = pulumi_settings.get_root_resource()
     return Program(monitor=monitor, outputs=dict(root.outputs))
