@@ -7,6 +7,7 @@ pulumi, ...) inside the commands, so `trader --help` stays fast and the service 
 import typer
 
 from app.ops.backup.cli import backup_cli
+from app.ops.deploy import deploy_command
 from app.ops.images.cli import images_cli
 from app.ops.inventory import inventory_command
 from app.ops.lab.cli import lab_cli
@@ -26,6 +27,7 @@ cli = typer.Typer(
 cli.command("serve")(serve_command)
 cli.command("migrate")(migrate_command)
 cli.command("dev")(dev_command)
+cli.command("deploy")(deploy_command)
 cli.add_typer(lab_cli, name="lab")
 cli.add_typer(images_cli, name="images")
 cli.command("inventory")(inventory_command)

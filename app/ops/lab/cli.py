@@ -25,7 +25,9 @@ def up(
     name: NameOpt = "default",
     inventory: Annotated[
         Path | None,
-        typer.Option(help="Where to write the Ansible inventory [ansible/inventories/lab/hosts.yml]."),
+        typer.Option(
+            help="Where to write the Ansible inventory (default: ansible/inventories/lab/hosts.yml)."
+        ),
     ] = None,
     kvm: Annotated[bool, typer.Option(help="Use KVM instead of TCG (only where KVM boots guests).")] = False,
     probe_tap: Annotated[
@@ -115,7 +117,7 @@ def status(name: NameOpt = "default") -> None:
 def ssh(
     name: NameOpt = "default",
     user: Annotated[
-        str | None, typer.Option(help="Login user [deploy once site.yml ran, else root].")
+        str | None, typer.Option(help="Login user (default: deploy once site.yml ran, else root).")
     ] = None,
     command: Annotated[
         list[str] | None, typer.Argument(help="Remote command (interactive shell if none).")
