@@ -1,6 +1,7 @@
 """Fold the stack's lab measurements into docs/benchmarks.md ("Stack on the lab VM").
 
-tests/lab/stack_e2e.py measures them on the session's VM and writes reports/lab/stack.json.
+tests/lab (test_stack.py and the shared site.yml runs in conftest.py) measures them on the
+session's VM and writes reports/lab/stack.json.
 `--run` runs the lab tests first (the host layer comes first on the same VM: an hour or more
 under TCG on a shared machine); without it the last results file is used. Baselines from the
 same run: the host layer's converge time next to the stack's, the first run next to the re-run,
@@ -24,7 +25,7 @@ RESULTS = REPO / "reports" / "lab" / "stack.json"
 HOST_RESULTS = REPO / "reports" / "lab" / "host-layer.json"
 HEADING = "## Stack on the lab VM"
 INTRO = (
-    "Measured by `tests/lab/stack_e2e.py` (Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB; lab images: "
+    "Measured by `tests/lab` (Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB; lab images: "
     "Postgres 17 for TimescaleDB, no Grafana) on {stamp}; folded in by `tests/benchmarks/lab_stack.py`. "
     "`?` = not measured in that run."
 )
@@ -34,12 +35,14 @@ def table(r: dict) -> str:
     host = json.loads(HOST_RESULTS.read_text()) if HOST_RESULTS.exists() else {}
     rows = [
         ("lab images (cached after the first build)", f"{r.get('images_s', '?')} s", "-"),
-        ("stack.yml on the converged host", f"{r.get('converge_s', '?')} s",
+        ("stack role of site.yml on a fresh VM", f"{r.get('converge_s', '?')} s",
          f"host layer {host.get('converge_s', '?')} s"),
-        ("stack.yml second run (idempotent)",
-         f"{r.get('rerun_s', '?')} s, changed={r.get('rerun_changed', '?')}",
+        ("whole site.yml on a fresh VM", f"{r.get('site_converge_s', '?')} s", "-"),
+        ("stack role of the second site.yml run (idempotent)",
+         f"{r.get('rerun_s', '?')} s, changed={r.get('rerun_changed', '?')} (whole run)",
          f"first run {r.get('converge_s', '?')} s"),
-        ("app update under a request loop", f"{r.get('update_s', '?')} s",
+        ("whole second site.yml run", f"{r.get('site_rerun_s', '?')} s", "-"),
+        ("app update under a request loop (stack.yml)", f"{r.get('update_s', '?')} s",
          f"first run {r.get('converge_s', '?')} s"),
         ("failed requests during the update (goal 0)", str(r.get("update_failed_requests", "?")),
          f"of {r.get('update_requests', '?')} requests"),

@@ -1,4 +1,4 @@
-"""Run site.yml against a lab VM and read its PLAY RECAP."""
+"""Run a playbook against a lab VM and read its PLAY RECAP and ROLES RECAP."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ class PlaybookRun:
         """Sum of `key=N` over the PLAY RECAP lines (changed, failed, unreachable, ...)."""
         recap = self.output.rsplit("PLAY RECAP", 1)[-1]
         return sum(int(n) for n in re.findall(rf"\b{key}=(\d+)", recap))
+
+    def role_seconds(self) -> dict[str, float]:
+        """Seconds spent in each role (ansible.posix.profile_roles' ROLES RECAP)."""
+        recap = self.output.rsplit("ROLES RECAP", 1)[-1]
+        spent = re.findall(r"^(\S+) -+ (\d+\.\d+)s$", recap, flags=re.MULTILINE)
+        return {role: float(seconds) for role, seconds in spent if role != "total"}
 
     def failing_step(self) -> str:
         """The task that failed, with the lines Ansible printed about it."""
