@@ -48,10 +48,17 @@ class Phases:
         console.print(table)
 
 
+def ansible_env() -> dict[str, str]:
+    """This checkout's ansible.cfg and the virtualenv's Ansible, without colour codes in logs."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"))
+    env |= {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    return env
+
+
 def run_playbook(inventory: Path, playbook: str, log: Path, *extra: str) -> None:
     """ansible-playbook from this checkout's ansible/, output appended to `log`; exit 1 on failure."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env = ansible_env()
     with log.open("a") as out:
         done = subprocess.run(
             ["ansible-playbook", "-i", str(inventory), playbook, *extra],

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ANSIBLE_DIR = Path(__file__).resolve().parents[2] / "ansible"
+from app.ops.deploy import ANSIBLE_DIR, ansible_env
+
 # A fresh converge is 10-15 min on an idle 2-core machine, 30+ when the machine is shared.
 PLAYBOOK_TIMEOUT_S = 3600
 
@@ -40,15 +39,6 @@ class PlaybookRun:
                 task = next((t for t in reversed(lines[:i]) if t.startswith("TASK [")), "(no task)")
                 return f"{task}\n" + "\n".join(lines[i : i + 15])
         return "\n".join(lines[-40:])
-
-
-def ansible_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    env["ANSIBLE_CONFIG"] = str(ANSIBLE_DIR / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    return env
 
 
 def run_playbook(inventory: Path, *extra: str, playbook: str = "site.yml") -> PlaybookRun:
