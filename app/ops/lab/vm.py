@@ -109,7 +109,9 @@ class LabVM:
             "-m", str(self.memory_mb), "-smp", str(self.cpus),
             "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
             "-append", "root=/dev/vda rw console=ttyS0",
-            "-drive", f"file={self.dir / 'overlay.qcow2'},if=virtio,format=qcow2",
+            # cache=unsafe: the overlay is thrown away with the VM, so the guest's flushes (dpkg
+            # syncs every file it unpacks) need not reach the host's disk
+            "-drive", f"file={self.dir / 'overlay.qcow2'},if=virtio,format=qcow2,cache=unsafe",
             "-netdev", f"user,id=uplink,{forwards}",
             "-device", f"virtio-net-pci,netdev=uplink,mac={UPLINK_MAC}",
             "-device", "virtio-rng-pci",
