@@ -1,7 +1,10 @@
-"""NOT YET COLLECTED: the app update under a request loop and the broken image's rollback.
+"""Run by path, outside the default run: the app update under a request loop and the broken image's
+rollback.
 
-They have not yet run green on a lab VM (the rest of the stack's checks have, in test_stack.py);
-this file becomes part of test_stack.py once they do. Run it by hand on a deployed lab VM:
+Both passed on a lab VM (an update through stack.yml: 0 failed of 4702 requests, 836 s; the broken
+image rolled back with "ROLLED BACK" while the old container kept serving). Each is a whole
+stack.yml run on a TCG guest, 14-16 min apiece; with them the README's test command would pass CI's
+90 minutes, so they stay out of it until stack.yml runs faster. Run them on a deployed lab VM:
     trader lab deploy --name stack-dev
     TRADER_LAB_VM=stack-dev .venv/bin/pytest -m lab tests/lab/stack_update_e2e.py -x
 """
