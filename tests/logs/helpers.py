@@ -40,7 +40,7 @@ def logs_settings(pg_url: str, s3: SeaweedS3, bucket: str, work: Path, **over: A
         "retention_days": 14,
         "textfile_dir": work / "textfile",
         "state_dir": work / "state",
-        "containers": ["app", "db", "caddy"],  # as tests/logs/fake_docker.py knows them
+        "services": ["app", "db", "caddy"],  # the stack's Compose services (tests/logs/test_ship.py)
     }
     return load_logs_settings(**(values | over))
 
@@ -96,7 +96,8 @@ def env(settings: LogsSettings) -> dict[str, str]:
         "LOGS_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
         "LOGS_STATE_DIR": str(settings.state_dir),
         "LOGS_TEXTFILE_DIR": str(settings.textfile_dir),
-        "LOGS_CONTAINERS": ",".join(settings.containers),
+        "LOGS_SERVICES": ",".join(settings.services),
+        "LOGS_COMPOSE_PROJECT": settings.compose_project,
     }
 
 

@@ -72,7 +72,8 @@ def test_rendered_env_file_configures_the_tool_from_the_inventory(
     assert settings.s3_endpoint == INVENTORY_VARS["trader_s3_endpoint"]
     assert settings.s3_region == INVENTORY_VARS["trader_s3_region"]
     assert settings.retention_days == defaults("logship")["logship_retention_days"]
-    assert settings.containers == defaults("logship")["logship_containers"]
+    assert settings.services == defaults("logship")["logship_services"]
+    assert settings.compose_project == "trader", "the stack role's project when stack_project is not set"
     assert str(settings.textfile_dir) == defaults("logship")["logship_textfile_dir"]
     assert str(settings.state_dir) == defaults("logship")["logship_state_dir"]
     assert settings.s3_secret_access_key is not None

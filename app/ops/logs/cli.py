@@ -57,7 +57,7 @@ def ship_command(
         bool, typer.Option("--today", help="also ship today so far (re-shipped whole tomorrow)")
     ] = False,
 ) -> None:
-    """Upload the stack's container logs (LOGS_CONTAINERS) per completed day as gzip NDJSON."""
+    """Upload the logs of the stack's Compose services (LOGS_SERVICES) per completed day as gzip NDJSON."""
     from app.ops.logs import LogsError, textfile
     from app.ops.logs.containers import ship
 
@@ -72,7 +72,7 @@ def ship_command(
     if settings.textfile_dir:
         textfile.write_ship(settings.textfile_dir, success=True, lines=result.lines, now=time.time())
     console.print(
-        f"[green]shipped {result.lines:,} lines[/green] of {', '.join(settings.containers)} in "
+        f"[green]shipped {result.lines:,} lines[/green] of {', '.join(settings.services)} in "
         f"{len(result.objects)} object(s) under {settings.archive_url}/containers/"
     )
 

@@ -3,6 +3,7 @@ back to the backup's `BACKUP_S3_*` variables: on the droplet both jobs write to 
 under different prefixes, so one env file or the other is enough.
 """
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -46,22 +47,23 @@ class LogsSettings(BaseSettings):
         "path", validation_alias=_env("s3_addressing_style")
     )
     # --- container logs ---
-    # the stack role's Compose project `trader`: containers are named <project>-<service>-1
-    containers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["trader-app-1", "trader-db-1", "trader-caddy-1"]
-    )
+    # Compose services whose containers' logs are shipped, found by their Compose labels: the
+    # container names change (the app update starts trader-app-2 beside trader-app-1)
+    services: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["app", "db", "caddy"])
+    # the stack role's Compose project (stack_project)
+    compose_project: str = Field("trader", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     docker_bin: str = "docker"
     ship_days: int = Field(7, ge=1, le=90, description="completed days a first run looks back")
-    state_dir: Path = Field(Path("/var/lib/trader-logship"), description="last shipped day per container")
+    state_dir: Path = Field(Path("/var/lib/trader-logship"), description="last shipped day per service")
     # --- running ---
     textfile_dir: Path | None = Field(None, description="node-exporter textfile collector directory")
 
     @model_validator(mode="before")
     @classmethod
-    def _split_containers(cls, data: dict) -> dict:
-        raw = data.get("containers") if isinstance(data, dict) else None
+    def _split_services(cls, data: dict) -> dict:
+        raw = data.get("services") if isinstance(data, dict) else None
         if isinstance(raw, str):
-            data["containers"] = [item.strip() for item in raw.split(",") if item.strip()]
+            data["services"] = [item.strip() for item in raw.split(",") if item.strip()]
         return data
 
     @model_validator(mode="after")
@@ -70,9 +72,9 @@ class LogsSettings(BaseSettings):
             raise ValueError("DATABASE_URL must start with postgresql://")
         if problem := endpoint_problem(self.s3_endpoint, self.s3_bucket, "LOGS"):
             raise ValueError(problem)
-        for name in self.containers:
-            if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-                raise ValueError(f"LOGS_CONTAINERS: {name!r} is not a container name")
+        for name in self.services:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise ValueError(f"LOGS_SERVICES: {name!r} is not a Compose service name (e.g. app)")
         return self
 
     @property

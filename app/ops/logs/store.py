@@ -1,9 +1,9 @@
 """The bucket side of the log archive: whole small objects put, read back and listed.
 
     <prefix>/logs/date=YYYY-MM-DD/ids-<first>-<last>.parquet        `logs` rows (trader logs archive)
-    <prefix>/containers/date=YYYY-MM-DD/<container>.ndjson.gz       container logs (trader logs ship)
+    <prefix>/containers/date=YYYY-MM-DD/<service>.ndjson.gz         container logs (trader logs ship)
 
-Objects are a few MB at most (one day of one id block, or one day of one container), so each is a
+Objects are a few MB at most (one day of one id block, or one day of one service), so each is a
 single PUT: S3 makes it visible whole or not at all. The client: app/ops/s3.py.
 """
 
