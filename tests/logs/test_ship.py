@@ -159,23 +159,6 @@ def test_a_rerun_ships_nothing_twice_and_today_is_overwritten_later(
     assert len(bucket_objects(s3_server, settings.s3_bucket)) == 4, "27th (app), 28th (app, db), 1st (app)"
 
 
-def test_the_first_run_per_service_goes_on_from_the_per_container_state(
-    settings: LogsSettings, fake_docker: FakeDocker
-) -> None:
-    """State files of the releases that shipped per container name (trader-app-1.last-day)."""
-    settings.state_dir.mkdir(parents=True)
-    for name in ("trader-app-1", "trader-db-1", "trader-caddy-1"):
-        (settings.state_dir / f"{name}.last-day").write_text("2026-02-27\n")
-
-    result = ship(settings, today=TODAY)
-
-    assert result.objects == [
-        "trader/containers/date=2026-02-28/app.ndjson.gz",
-        "trader/containers/date=2026-02-28/db.ndjson.gz",
-    ], "the 27th and before were shipped under the container names already"
-    assert (settings.state_dir / "app.last-day").read_text() == "2026-02-28\n"
-
-
 def test_a_day_split_by_an_app_update_ships_both_containers_lines_in_time_order(
     settings: LogsSettings, s3_server: SeaweedS3, fake_docker: FakeDocker
 ) -> None:

@@ -187,12 +187,9 @@ def _state_path(settings: LogsSettings, service: str) -> Path:
 
 def days_to_ship(settings: LogsSettings, service: str, today: date) -> list[date]:
     """Completed days after the last one shipped (a first run: the last LOGS_SHIP_DAYS)."""
-    # before services, state was kept per container name (<project>-<service>-1, the old default):
-    # the first run after the upgrade goes on from there instead of shipping those days again
-    legacy = settings.state_dir / f"{settings.compose_project}-{service}-1.last-day"
-    state = next((p for p in (_state_path(settings, service), legacy) if p.exists()), None)
+    state = _state_path(settings, service)
     first = today - timedelta(days=settings.ship_days)
-    if state:
+    if state.exists():
         first = max(first, date.fromisoformat(state.read_text().strip()) + timedelta(days=1))
     return [first + timedelta(days=n) for n in range((today - first).days)]
 
