@@ -44,7 +44,8 @@ class PlaybookRun:
         """The task that failed, with the lines Ansible printed about it."""
         lines = self.output.splitlines()
         for i, line in enumerate(lines):
-            if line.startswith(("fatal:", "failed:", "TIMEOUT")) or "UNREACHABLE!" in line:
+            ignored = lines[i + 1 : i + 2] == ["...ignoring"]  # e.g. login.yml's probe of the deploy user
+            if not ignored and (line.startswith(("fatal:", "failed:", "TIMEOUT")) or "UNREACHABLE!" in line):
                 task = next((t for t in reversed(lines[:i]) if t.startswith("TASK [")), "(no task)")
                 return f"{task}\n" + "\n".join(lines[i : i + 15])
         return "\n".join(lines[-40:])
