@@ -44,8 +44,6 @@ def table(r: dict) -> str:
         ("whole second site.yml run", f"{r.get('site_rerun_s', '?')} s", "-"),
         ("app update under a request loop (stack.yml)", f"{r.get('update_s', '?')} s",
          f"first run {r.get('converge_s', '?')} s"),
-        ("stack.yml re-run after the update (idempotent)", f"{r.get('post_update_rerun_s', '?')} s",
-         f"update {r.get('update_s', '?')} s"),
         ("failed requests during the update (goal 0)", str(r.get("update_failed_requests", "?")),
          f"of {r.get('update_requests', '?')} requests"),
         ("db stopped -> alert at the Discord receiver", f"{r.get('db_down_alert_s', '?')} s",

@@ -25,15 +25,6 @@ class PlaybookRun:
         recap = self.output.rsplit("PLAY RECAP", 1)[-1]
         return sum(int(n) for n in re.findall(rf"\b{key}=(\d+)", recap))
 
-    def changed_tasks(self) -> str:
-        """The task lines Ansible reported as changed, for a failing idempotence check."""
-        lines = self.output.splitlines()
-        return "\n".join(
-            f"{next((t for t in reversed(lines[:i]) if t.startswith('TASK [')), '(no task)')} {line}"
-            for i, line in enumerate(lines)
-            if line.startswith("changed:")
-        )
-
     def role_seconds(self) -> dict[str, float]:
         """Seconds spent in each role (ansible.posix.profile_roles' ROLES RECAP)."""
         recap = self.output.rsplit("ROLES RECAP", 1)[-1]

@@ -5,9 +5,6 @@ Real: the Debian 13 guest, Docker, Compose, Caddy (internal CA), Postgres 17 (st
 TimescaleDB), Prometheus, Alertmanager, the exporters and the app, all from the lab's images.
 Stand-in: Discord (tests/fakes/discord.py on the host's loopback, reached from the guest at
 10.0.2.2). Grafana is not deployed in the lab (no image can be built here).
-
-The module ends with the app updates, each a stack.yml run: a new image under a request loop
-(no request may fail), a re-run of the same deploy (changed=0), and a broken image that rolls back.
 """
 
 from __future__ import annotations
@@ -15,19 +12,17 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
 from app.ops.lab.vm import LabVM
 from tests.fakes.discord import FakeDiscord
-from tests.lab.conftest import guest, run_stack
+from tests.lab.conftest import guest
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(9000)]
 
@@ -229,113 +224,3 @@ def test_db_outage_alerts_discord_and_recovers_without_losing_writes(
     stored = {int(i) for i in stack.psql("select id from trades where symbol = 'OUTAGE'").split()}
     lost = sorted(set(acknowledged) - stored)
     assert len(acknowledged) >= 6 and not lost, f"acknowledged {acknowledged}, lost {lost}"
-
-
-UPDATE_TAG = "solo-trader-lab/app:update-test"
-
-
-@dataclass
-class RequestLoop:
-    """GET health and POST a trade in a loop through Caddy, counting every failure."""
-
-    stack: Stack
-    ok: int = 0
-    failures: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def _run(self) -> None:
-        n = 0
-        while not self._stop.is_set():
-            n += 1
-            try:
-                if n % 2:
-                    answer = self.stack.client.get(HEALTH)
-                    good = answer.status_code == 200
-                else:
-                    trade = {"ts": "2026-01-04T15:04:05Z", "symbol": "LOOP", "side": "buy",
-                             "type": "market", "qty": "1", "avg_price": "1"}  # fmt: skip
-                    answer = self.stack.client.post("/api/v1/trades", json=trade, headers=self.stack.auth)
-                    good = answer.status_code == 201
-                if good:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"{answer.request.method} {answer.status_code} {answer.text[:120]}")
-            except httpx.HTTPError as exc:
-                self.failures.append(f"{type(exc).__name__}: {exc}")
-            time.sleep(0.1)
-
-    def __enter__(self) -> RequestLoop:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-
-def _new_app_image(stack: Stack, tag: str, *changes: str) -> str:
-    """A new image ID from the running app image (`docker commit`, no registry, no build)."""
-    image = _app_container(stack)["Config"]["Image"]
-    container = _guest_ok(stack.vm, f"sudo docker create {image}").strip()
-    flags = " ".join(f"--change {shlex.quote(c)}" for c in (f"LABEL lab.update={tag}", *changes))
-    _guest_ok(stack.vm, f"sudo docker commit {flags} {container} {tag} && sudo docker rm {container}")
-    return tag
-
-
-def _vars_with_app(vars_file: Path, tag: str, tmp_path: Path) -> Path:
-    variables = json.loads(vars_file.read_text())
-    variables["stack_images"]["app"] = tag
-    variables["stack_image_archives"].pop("app")  # the new tag exists only in the guest
-    path = tmp_path / "vars.json"
-    path.write_text(json.dumps(variables))
-    path.chmod(0o600)
-    return path
-
-
-def test_app_update_under_load_fails_no_request(
-    stack: Stack, lab_inventory: Path, stack_vars_file: Path, stack_results: dict, tmp_path: Path
-):
-    tag = _new_app_image(stack, UPDATE_TAG)
-    old = _app_container(stack)["Name"]
-    with RequestLoop(stack) as loop:
-        run = run_stack(lab_inventory, _vars_with_app(stack_vars_file, tag, tmp_path))
-        time.sleep(3)
-    stack_results["update_s"] = round(run.seconds, 1)
-    stack_results["update_requests"] = loop.ok + len(loop.failures)
-    stack_results["update_failed_requests"] = len(loop.failures)
-    assert run.returncode == 0, f"the update run failed at:\n{run.failing_step()}"
-    live = _app_container(stack)
-    assert live["Config"]["Image"] == tag and live["Name"] != old, (
-        f"the app still runs {live['Config']['Image']}"
-    )
-    assert loop.ok > 20, f"the request loop made only {loop.ok} good requests: it measured nothing"
-    assert not loop.failures, (
-        f"{len(loop.failures)} of {loop.ok + len(loop.failures)} failed: {loop.failures[:5]}"
-    )
-
-
-def test_a_rerun_after_the_update_changes_nothing(
-    stack: Stack, lab_inventory: Path, stack_vars_file: Path, stack_results: dict, tmp_path: Path
-):
-    run = run_stack(lab_inventory, _vars_with_app(stack_vars_file, UPDATE_TAG, tmp_path))
-    assert run.returncode == 0, f"the re-run after the update failed at:\n{run.failing_step()}"
-    stack_results["post_update_rerun_s"] = round(run.seconds, 1)
-    assert run.recap("changed") == 0, f"the re-run after the update changed:\n{run.changed_tasks()}"
-
-
-def test_broken_image_rolls_back(stack: Stack, lab_inventory: Path, stack_vars_file: Path, tmp_path: Path):
-    # Runs, but never answers its health check.
-    tag = _new_app_image(stack, "solo-trader-lab/app:broken-test", 'CMD ["sleep", "3600"]')
-    serving = _app_container(stack)
-    with RequestLoop(stack) as loop:
-        run = run_stack(lab_inventory, _vars_with_app(stack_vars_file, tag, tmp_path))
-    assert run.returncode != 0 and "ROLLED BACK" in run.output, (
-        f"the broken update did not fail loudly:\n{run.output[-3000:]}"
-    )
-    live = _app_container(stack)
-    assert live["Id"] == serving["Id"], "the app container serving before the broken update is gone"
-    assert not loop.failures, f"requests failed during the rollback: {loop.failures[:5]}"
-    apps = _guest_ok(stack.vm, f"{COMPOSE} ps -q app").split()
-    assert len(apps) == 1, f"the failed container was left behind: {apps}"
-    assert stack.client.get(HEALTH).status_code == 200
