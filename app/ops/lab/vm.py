@@ -98,12 +98,13 @@ class LabVM:
         return ["ssh", *self.ssh_options(batch), "-p", str(self.ssh_port), f"{user}@127.0.0.1", *remote]
 
     def _qemu_command(self) -> list[str]:
-        # thread=single: under multi-threaded TCG a guest kernel patching its own code (static
-        # keys, flipped e.g. when Docker starts containers with CPU limits) races the other vCPU
-        # and dies with "Oops: int3" -- once at boot, once 25 minutes into a CI converge. One host
-        # thread for both vCPUs costs ~25 s of boot and ~10% of a task; the guest still has 2 CPUs.
+        # thread=multi: each vCPU on its own host thread. Under it the guest kernel patching its own
+        # code (static keys, flipped e.g. when Docker starts containers) occasionally races the
+        # other vCPU and dies with "Oops: int3" (the console watch retries a boot; one CI run lost
+        # its guest mid-converge). thread=single avoids that but halves the guest's CPU: the stack
+        # and lynis then starved it (health checks timed out) and the suite outgrew CI's limit.
         accel = ["-accel", "kvm", "-cpu", "host"] if self.accel == "kvm" else [
-            "-accel", "tcg,thread=single", "-cpu", "max"]  # fmt: skip
+            "-accel", "tcg,thread=multi", "-cpu", "max"]  # fmt: skip
         forwards = ",".join(
             f"hostfwd=tcp:127.0.0.1:{port}-:{guest}"
             for port, guest in ((self.ssh_port, 22), (self.http_port, 80), (self.https_port, 443))
