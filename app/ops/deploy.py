@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -56,21 +57,55 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
-def run_playbook(inventory: Path, playbook: str, log: Path, *extra: str) -> None:
-    """ansible-playbook from this checkout's ansible/, output appended to `log`; exit 1 on failure."""
-    env = ansible_env()
+@dataclass
+class Finished:
+    returncode: int
+    output: str  # stdout and stderr, when they were captured
+    stopped: str | None  # why it was killed before it finished, if it was
+
+
+def run_watched(
+    cmd: list[str],
+    watch: Callable[[], str | None] = lambda: None,
+    timeout: float | None = None,
+    poll_s: float = 10,
+    **popen: Any,
+) -> Finished:
+    """Run `cmd`, asking `watch()` every `poll_s` seconds whether to give up (it returns the reason,
+    e.g. the lab guest's kernel died) and killing it then or after `timeout` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with subprocess.Popen(cmd, **popen) as proc:
+        while True:
+            try:
+                out, _ = proc.communicate(timeout=poll_s)
+                return Finished(proc.returncode, out or "", None)
+            except subprocess.TimeoutExpired:
+                expired = deadline is not None and time.monotonic() > deadline
+                stopped = watch() or (f"timed out after {timeout:.0f} s" if expired else None)
+                if stopped:
+                    proc.kill()
+                    out, _ = proc.communicate()  # what it printed so far
+                    return Finished(proc.returncode, out or "", stopped)
+
+
+def run_playbook(
+    inventory: Path, playbook: str, log: Path, *extra: str, watch: Callable[[], str | None] = lambda: None
+) -> None:
+    """ansible-playbook from this checkout's ansible/, output appended to `log`; exit 1 on failure
+    or as soon as `watch()` says the target is gone."""
     with log.open("a") as out:
-        done = subprocess.run(
+        done = run_watched(
             ["ansible-playbook", "-i", str(inventory), playbook, *extra],
+            watch,
             cwd=ANSIBLE_DIR,
-            env=env,
+            env=ansible_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
-            check=False,
         )
     if done.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        console.print(f"[red]{playbook} failed (exit {done.returncode}); full log: {log}[/red]\n{tail}")
+        why = done.stopped or f"exit {done.returncode}"
+        console.print(f"[red]{playbook} failed ({why}); full log: {log}[/red]\n{tail}")
         raise typer.Exit(1)
 
 

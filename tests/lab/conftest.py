@@ -135,16 +135,16 @@ def _record_times(run: PlaybookRun, key: str, lab_results: dict, stack_results: 
 
 @pytest.fixture(scope="session")
 def converged(
-    lab_inventory: Path, stack_vars_file: Path, lab_results: dict, stack_results: dict
+    lab_vm: LabVM, lab_inventory: Path, stack_vars_file: Path, lab_results: dict, stack_results: dict
 ) -> tuple[PlaybookRun, PlaybookRun]:
     """site.yml on the fresh VM, then once more; the first run must succeed for anything to follow."""
-    first = run_playbook(lab_inventory, "-e", f"@{stack_vars_file}")
+    first = run_playbook(lab_inventory, "-e", f"@{stack_vars_file}", vm=lab_vm)
     if first.returncode != 0:
         pytest.fail(
             f"site.yml failed on the fresh lab VM (exit {first.returncode}) at:\n{first.failing_step()}"
         )
     _record_times(first, "converge_s", lab_results, stack_results)
-    second = run_playbook(lab_inventory, "-e", f"@{stack_vars_file}")
+    second = run_playbook(lab_inventory, "-e", f"@{stack_vars_file}", vm=lab_vm)
     if second.returncode == 0:  # a run that stopped early would report a flattering time
         _record_times(second, "rerun_s", lab_results, stack_results)
         lab_results["rerun_changed"] = stack_results["rerun_changed"] = second.recap("changed")
@@ -231,6 +231,6 @@ def stack_vars_file(
     return write_stack_vars(variables, tmp_path_factory.mktemp("stack") / "stack-vars.json")
 
 
-def run_stack(inventory: Path, vars_file: Path, *extra: str) -> PlaybookRun:
+def run_stack(vm: LabVM, inventory: Path, vars_file: Path, *extra: str) -> PlaybookRun:
     """stack.yml alone: what an update re-runs once the host layer is in place."""
-    return run_playbook(inventory, "-e", f"@{vars_file}", *extra, playbook="stack.yml")
+    return run_playbook(inventory, "-e", f"@{vars_file}", *extra, playbook="stack.yml", vm=vm)

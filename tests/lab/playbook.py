@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.ops.deploy import ANSIBLE_DIR, ansible_env
+from app.ops.deploy import ANSIBLE_DIR, ansible_env, run_watched
+from app.ops.lab.vm import LabVM
 
 # A fresh converge is 10-15 min on an idle 2-core machine, 30+ when the machine is shared.
 PLAYBOOK_TIMEOUT_S = 3600
@@ -36,26 +37,28 @@ class PlaybookRun:
         lines = self.output.splitlines()
         for i, line in enumerate(lines):
             ignored = lines[i + 1 : i + 2] == ["...ignoring"]  # e.g. login.yml's probe of the deploy user
-            if not ignored and (line.startswith(("fatal:", "failed:", "TIMEOUT")) or "UNREACHABLE!" in line):
+            if not ignored and (line.startswith(("fatal:", "failed:", "STOPPED:")) or "UNREACHABLE!" in line):
                 task = next((t for t in reversed(lines[:i]) if t.startswith("TASK [")), "(no task)")
                 return f"{task}\n" + "\n".join(lines[i : i + 15])
         return "\n".join(lines[-40:])
 
 
-def run_playbook(inventory: Path, *extra: str, playbook: str = "site.yml") -> PlaybookRun:
+def run_playbook(
+    inventory: Path, *extra: str, playbook: str = "site.yml", vm: LabVM | None = None
+) -> PlaybookRun:
+    """The playbook against `vm`, given up as soon as the VM is gone (e.g. its kernel died under
+    TCG) rather than at PLAYBOOK_TIMEOUT_S."""
     start = time.monotonic()
-    try:
-        result = subprocess.run(
-            ["ansible-playbook", "-i", str(inventory), playbook, *extra],
-            cwd=ANSIBLE_DIR,
-            env=ansible_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=PLAYBOOK_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as err:
-        # Keep what Ansible printed so far: failing_step() then shows the task it was stuck in.
-        partial = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
-        return PlaybookRun(-1, f"{partial}\nTIMEOUT after {PLAYBOOK_TIMEOUT_S} s", time.monotonic() - start)
-    return PlaybookRun(result.returncode, result.stdout + result.stderr, time.monotonic() - start)
+    done = run_watched(
+        ["ansible-playbook", "-i", str(inventory), playbook, *extra],
+        vm.gone if vm else lambda: None,
+        timeout=PLAYBOOK_TIMEOUT_S,
+        cwd=ANSIBLE_DIR,
+        env=ansible_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # Keep what Ansible printed before it was stopped: failing_step() then shows the task it was in.
+    stopped = f"\nSTOPPED: {done.stopped}" if done.stopped else ""
+    return PlaybookRun(done.returncode, done.output + stopped, time.monotonic() - start)

@@ -121,6 +121,9 @@ def test_lynis_reports_a_hardening_index(lynis_started: str, lab_vm: LabVM, lab_
     # lynis took over 15 min on the TCG guest while the 2-core host was shared: give it 40.
     deadline = time.monotonic() + 2400
     while guest(lab_vm, f"test -f {lynis_started}").returncode != 0:
+        gone = lab_vm.gone()
+        if gone:
+            pytest.fail(f"lynis cannot finish: {gone}")
         if time.monotonic() > deadline:
             status = guest(lab_vm, "systemctl status lab-lynis").stdout.decode()
             pytest.fail(f"lynis did not finish within 40 min: {status}")

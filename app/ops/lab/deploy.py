@@ -47,7 +47,7 @@ def lab_deploy(name: str, kvm: bool) -> None:
     console.print(f"Ansible's output: {log}")
     phases.run(
         "site.yml (host layer and stack)",
-        lambda _r: run_playbook(inventory, "site.yml", log, "-e", f"@{variables}"),
+        lambda _r: run_playbook(inventory, "site.yml", log, "-e", f"@{variables}", watch=vm.gone),
     )
 
     phases.print_table()

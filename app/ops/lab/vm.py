@@ -25,7 +25,7 @@ from app.ops.lab.paths import lab_home
 from app.ops.lab.probe import ProbeNet
 
 BOOT_TIMEOUT_S = 300  # TCG boots reach SSH in 22-90 s here; a panicked guest is caught sooner
-PANIC_MARKERS = ("Kernel panic", "Oops:", "end Kernel panic")
+PANIC_MARKERS = ("Kernel panic", "Oops:")
 
 
 def free_port() -> int:
@@ -159,11 +159,9 @@ class LabVM:
     def _wait_for_ssh(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not self.running():
-                raise LabError(f"QEMU for lab VM '{self.name}' exited during boot")
-            console = self.console_log.read_text(errors="replace") if self.console_log.exists() else ""
-            if any(marker in console for marker in PANIC_MARKERS):
-                raise LabError(f"lab VM '{self.name}' kernel panicked during boot")
+            gone = self.gone()
+            if gone:
+                raise LabError(f"{gone} during boot")
             probe = subprocess.run(
                 self.ssh_command("root", "true"), capture_output=True, check=False, timeout=30
             )
@@ -171,6 +169,22 @@ class LabVM:
                 return
             time.sleep(2)
         raise LabError(f"lab VM '{self.name}' did not answer SSH within {timeout_s:.0f} s")
+
+    def kernel_crash(self) -> str | None:
+        """The console line where the guest's kernel died (panic or Oops), if it did."""
+        if not self.console_log.exists():
+            return None
+        with self.console_log.open(errors="replace") as console:
+            return next((line.strip() for line in console if any(m in line for m in PANIC_MARKERS)), None)
+
+    def gone(self) -> str | None:
+        """Why the guest can no longer answer, if it cannot: QEMU exited or the kernel crashed. A
+        process waiting on the guest (a playbook, a test) checks this instead of its own timeout:
+        the connection to QEMU's port forward stays open when the kernel dies behind it."""
+        if not self.running():
+            return f"QEMU of lab VM '{self.name}' exited"
+        crashed = self.kernel_crash()
+        return f"lab VM '{self.name}' kernel crashed: {crashed}" if crashed else None
 
     def console_tail(self, lines: int = 60) -> str:
         if not self.console_log.exists():
