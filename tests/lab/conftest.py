@@ -19,8 +19,10 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.ops.lab.image import ensure_image
@@ -168,6 +170,15 @@ def lynis_started(converged: tuple, lab_vm: LabVM) -> str:
     return LYNIS_OUT
 
 
+def guest_ok(vm: LabVM, command: str) -> str:
+    """guest(), asserting that the command succeeded; its standard output."""
+    result = guest(vm, command)
+    assert result.returncode == 0, (
+        f"`{command}` failed in the guest: {result.stderr.decode(errors='replace')}"
+    )
+    return result.stdout.decode()
+
+
 def guest(
     vm: LabVM, command: str, stdin: bytes | None = None, timeout: float = GUEST_CMD_TIMEOUT_S
 ) -> subprocess.CompletedProcess[bytes]:
@@ -234,3 +245,46 @@ def stack_vars_file(
 def run_stack(vm: LabVM, inventory: Path, vars_file: Path, *extra: str) -> PlaybookRun:
     """stack.yml alone: what an update re-runs once the host layer is in place."""
     return run_playbook(inventory, "-e", f"@{vars_file}", *extra, playbook="stack.yml", vm=vm)
+
+
+STACK_DIR = "/opt/trader"
+COMPOSE = f"sudo docker compose --project-directory {STACK_DIR} -f {STACK_DIR}/compose.yml"
+CADDY_ROOT_CA = f"{STACK_DIR}/data/caddy/caddy/pki/authorities/local/root.crt"
+HEALTH = "/api/v1/diag/health"
+
+
+@dataclass
+class Stack:
+    """The deployed stack as its user reaches it: HTTPS through Caddy, and the guest for psql."""
+
+    vm: LabVM
+    client: httpx.Client
+    token: str
+    admin: tuple[str, str]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def psql(self, sql: str) -> str:
+        return guest_ok(self.vm, f"{COMPOSE} exec -T db psql -U trader -d trader -At -c {shlex.quote(sql)}")
+
+    def app_container(self) -> dict:
+        """`docker inspect` of the one app container Compose runs."""
+        name = guest_ok(self.vm, f"{COMPOSE} ps -q app").split()
+        assert len(name) == 1, f"expected one app container, found {name}"
+        return json.loads(guest_ok(self.vm, f"sudo docker inspect {name[0]}"))[0]
+
+
+@pytest.fixture(scope="session")
+def stack(converged, lab_vm: LabVM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """HTTPS to Caddy through the VM's forwarded port, trusting only Caddy's internal root CA."""
+    ca = tmp_path_factory.mktemp("caddy") / "root.crt"
+    ca.write_text(guest_ok(lab_vm, f"sudo cat {CADDY_ROOT_CA}"))
+    token = guest_ok(lab_vm, f"sudo cat {STACK_DIR}/secrets/api_token").strip()
+    password = guest_ok(lab_vm, f"sudo cat {STACK_DIR}/secrets/admin_password").strip()
+    # `localhost` is the lab's site address: the certificate names it and SNI carries it.
+    with httpx.Client(
+        base_url=f"https://localhost:{lab_vm.https_port}", verify=str(ca), timeout=20
+    ) as client:
+        yield Stack(lab_vm, client, token, ("admin", password))

@@ -11,34 +11,19 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from app.ops.lab.vm import LabVM
 from tests.fakes.discord import FakeDiscord
-from tests.lab.conftest import guest
+from tests.lab.conftest import COMPOSE, HEALTH, Stack, guest_ok
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(9000)]
 
-STACK_DIR = "/opt/trader"
-COMPOSE = f"sudo docker compose --project-directory {STACK_DIR} -f {STACK_DIR}/compose.yml"
-CADDY_ROOT_CA = f"{STACK_DIR}/data/caddy/caddy/pki/authorities/local/root.crt"
-HEALTH = "/api/v1/diag/health"
 JOBS = {"trader-app", "node", "postgres", "prometheus", "alertmanager"}
-
-
-def _guest_ok(vm: LabVM, command: str) -> str:
-    result = guest(vm, command)
-    assert result.returncode == 0, (
-        f"`{command}` failed in the guest: {result.stderr.decode(errors='replace')}"
-    )
-    return result.stdout.decode()
 
 
 def _until(check: Callable[[], object], timeout: float, what: str, interval: float = 3.0) -> object:
@@ -56,39 +41,10 @@ def _until(check: Callable[[], object], timeout: float, what: str, interval: flo
     raise AssertionError(f"{what} within {timeout:.0f} s (last seen: {last!r})")
 
 
-@dataclass
-class Stack:
-    vm: LabVM
-    client: httpx.Client
-    token: str
-    admin: tuple[str, str]
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def psql(self, sql: str) -> str:
-        return _guest_ok(self.vm, f"{COMPOSE} exec -T db psql -U trader -d trader -At -c {shlex.quote(sql)}")
-
-
-@pytest.fixture(scope="module")
-def stack(converged, lab_vm: LabVM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """HTTPS to Caddy through the VM's forwarded port, trusting only Caddy's internal root CA."""
-    ca = tmp_path_factory.mktemp("caddy") / "root.crt"
-    ca.write_text(_guest_ok(lab_vm, f"sudo cat {CADDY_ROOT_CA}"))
-    token = _guest_ok(lab_vm, f"sudo cat {STACK_DIR}/secrets/api_token").strip()
-    password = _guest_ok(lab_vm, f"sudo cat {STACK_DIR}/secrets/admin_password").strip()
-    # `localhost` is the lab's site address: the certificate names it and SNI carries it.
-    with httpx.Client(
-        base_url=f"https://localhost:{lab_vm.https_port}", verify=str(ca), timeout=20
-    ) as client:
-        yield Stack(lab_vm, client, token, ("admin", password))
-
-
 def test_idle_stack_fits_the_droplet(stack: Stack, stack_results: dict):
     """Measured right after converging, before any load: the whole stack next to its limits."""
     # The stack's containers only: the host-layer tests leave an unlimited probe container running.
-    stats = _guest_ok(
+    stats = guest_ok(
         stack.vm, f"sudo docker stats --no-stream --format '{{{{json .}}}}' $({COMPOSE} ps -q)"
     ).splitlines()
     assert len(stats) >= 6, f"docker stats saw {len(stats)} of the stack's containers: {stats}"
@@ -170,17 +126,11 @@ def test_alertmanager_has_the_rules_receivers(stack: Stack):
     assert "TraderDatabaseDown" in names, f"the rules Prometheus loaded: {sorted(names)}"
 
 
-def _app_container(stack: Stack) -> dict:
-    name = _guest_ok(stack.vm, f"{COMPOSE} ps -q app").split()
-    assert len(name) == 1, f"expected one app container, found {name}"
-    return json.loads(_guest_ok(stack.vm, f"sudo docker inspect {name[0]}"))[0]
-
-
 def test_db_outage_alerts_discord_and_recovers_without_losing_writes(
     stack: Stack, fake_discord: tuple[FakeDiscord, str], stack_results: dict
 ):
     discord, _ = fake_discord
-    before = _app_container(stack)
+    before = stack.app_container()
     acknowledged: list[int] = []
 
     def write(n: int) -> None:
@@ -195,7 +145,7 @@ def test_db_outage_alerts_discord_and_recovers_without_losing_writes(
 
     for n in range(3):
         write(n)
-    _guest_ok(stack.vm, f"{COMPOSE} stop db")
+    guest_ok(stack.vm, f"{COMPOSE} stop db")
     stopped = time.monotonic()
     try:
         _until(
@@ -211,13 +161,13 @@ def test_db_outage_alerts_discord_and_recovers_without_losing_writes(
         _until(alerted, 420, "TraderDatabaseDown reaching the Discord receiver", interval=5)
         stack_results["db_down_alert_s"] = round(time.monotonic() - stopped, 1)
     finally:
-        _guest_ok(stack.vm, f"{COMPOSE} start db")
+        guest_ok(stack.vm, f"{COMPOSE} start db")
     _until(
         lambda: stack.client.get(HEALTH).status_code == 200, 180, "health back to 200 after the db restart"
     )
     for n in range(6, 9):
         write(n)
-    after = _app_container(stack)
+    after = stack.app_container()
     assert (after["Id"], after["State"]["StartedAt"]) == (before["Id"], before["State"]["StartedAt"]), (
         "the app container was restarted or replaced to recover from the outage"
     )

@@ -1,15 +1,12 @@
-"""Run by path, outside the default run: the app update under a request loop and the broken image's
-rollback.
+"""App updates on the deployed stack, under a request loop through Caddy (after test_stack.py, on
+the same lab VM; lynis runs in the guest meanwhile): a new image replaces the live container with
+no failed request, stack.yml then re-runs with nothing to change, and an image that never turns
+healthy is rolled back while the old container keeps serving.
 
-Both passed on a lab VM (an update through stack.yml: 0 failed of 4702 requests, 836 s; the broken
-image rolled back with "ROLLED BACK" while the old container kept serving). Each is a whole
-stack.yml run on a TCG guest, 14-16 min apiece; with them the README's test command would pass CI's
-90 minutes, so they stay out of it until stack.yml runs faster. Run them on a deployed lab VM:
-    trader lab deploy --name stack-dev
-    TRADER_LAB_VM=stack-dev .venv/bin/pytest -m lab tests/lab/stack_update_e2e.py -x
+A new image is made in the guest with `docker commit` from the running one (no registry, no build):
+it differs only by a label, which is enough for a new image ID.
 """
 
-# ruff: noqa: F811  (the tests take the imported `stack` fixture by name)
 from __future__ import annotations
 
 import json
@@ -22,10 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.lab.conftest import run_stack
-from tests.lab.test_stack import COMPOSE, HEALTH, Stack, _app_container, _guest_ok, stack  # noqa: F401
+from app.ops.lab.vm import LabVM
+from tests.lab.conftest import COMPOSE, HEALTH, Stack, guest_ok, run_stack
+from tests.lab.playbook import PlaybookRun
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(9000)]
+
+BROKEN_HEALTH_TIMEOUT_S = 60
 
 
 @dataclass
@@ -70,10 +70,10 @@ class RequestLoop:
 
 def _new_app_image(stack: Stack, tag: str, *changes: str) -> str:
     """A new image ID from the running app image (`docker commit`, no registry, no build)."""
-    image = _app_container(stack)["Config"]["Image"]
-    container = _guest_ok(stack.vm, f"sudo docker create {image}").strip()
+    image = stack.app_container()["Config"]["Image"]
+    container = guest_ok(stack.vm, f"sudo docker create {image}").strip()
     flags = " ".join(f"--change {shlex.quote(c)}" for c in (f"LABEL lab.update={tag}", *changes))
-    _guest_ok(stack.vm, f"sudo docker commit {flags} {container} {tag} && sudo docker rm {container}")
+    guest_ok(stack.vm, f"sudo docker commit {flags} {container} {tag} && sudo docker rm {container}")
     return tag
 
 
@@ -87,40 +87,82 @@ def _vars_with_app(vars_file: Path, tag: str, tmp_path: Path) -> Path:
     return path
 
 
-def test_app_update_under_load_fails_no_request(
-    stack: Stack, lab_inventory: Path, stack_vars_file: Path, stack_results: dict, tmp_path: Path
-):
+@dataclass
+class Update:
+    run: PlaybookRun
+    loop: RequestLoop
+    tag: str
+    replaced: str  # the app container that served before
+    vars_file: Path
+
+
+@pytest.fixture(scope="module")
+def updated(
+    stack: Stack,
+    lab_vm: LabVM,
+    lab_inventory: Path,
+    stack_vars_file: Path,
+    stack_results: dict,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Update:
+    """stack.yml with a new app image, under the request loop."""
     tag = _new_app_image(stack, "solo-trader-lab/app:update-test")
-    old = _app_container(stack)["Name"]
+    replaced = stack.app_container()["Name"]
+    vars_file = _vars_with_app(stack_vars_file, tag, tmp_path_factory.mktemp("update"))
     with RequestLoop(stack) as loop:
-        run = run_stack(lab_inventory, _vars_with_app(stack_vars_file, tag, tmp_path))
+        run = run_stack(lab_vm, lab_inventory, vars_file)
         time.sleep(3)
     stack_results["update_s"] = round(run.seconds, 1)
     stack_results["update_requests"] = loop.ok + len(loop.failures)
     stack_results["update_failed_requests"] = len(loop.failures)
-    assert run.returncode == 0, f"the update run failed at:\n{run.failing_step()}"
-    live = _app_container(stack)
-    assert live["Config"]["Image"] == tag and live["Name"] != old, (
+    return Update(run, loop, tag, replaced, vars_file)
+
+
+def test_app_update_under_load_fails_no_request(stack: Stack, updated: Update):
+    assert updated.run.returncode == 0, f"the update run failed at:\n{updated.run.failing_step()}"
+    live = stack.app_container()
+    assert live["Config"]["Image"] == updated.tag and live["Name"] != updated.replaced, (
         f"the app still runs {live['Config']['Image']}"
     )
+    loop = updated.loop
     assert loop.ok > 20, f"the request loop made only {loop.ok} good requests: it measured nothing"
     assert not loop.failures, (
         f"{len(loop.failures)} of {loop.ok + len(loop.failures)} failed: {loop.failures[:5]}"
     )
 
 
-def test_broken_image_rolls_back(stack: Stack, lab_inventory: Path, stack_vars_file: Path, tmp_path: Path):
-    # Runs, but never answers its health check.
+def test_rerun_after_the_update_changes_nothing(
+    updated: Update, lab_vm: LabVM, lab_inventory: Path, stack_results: dict
+):
+    assert updated.run.returncode == 0, "the update failed: nothing to re-run"
+    rerun = run_stack(lab_vm, lab_inventory, updated.vars_file)
+    assert rerun.returncode == 0, f"stack.yml after the update failed at:\n{rerun.failing_step()}"
+    stack_results["update_rerun_changed"] = rerun.recap("changed")
+    changed = [line for line in rerun.output.splitlines() if line.startswith("changed:")]
+    assert rerun.recap("changed") == 0, f"stack.yml is not idempotent after an update:\n{changed}"
+
+
+def test_broken_image_rolls_back(
+    stack: Stack, lab_vm: LabVM, lab_inventory: Path, stack_vars_file: Path, tmp_path: Path
+):
+    # Runs, but never answers its health check. It would stay "starting" for the whole start period
+    # (300 s): the gate's own timeout, shortened here, is the path that ends it.
     tag = _new_app_image(stack, "solo-trader-lab/app:broken-test", 'CMD ["sleep", "3600"]')
-    serving = _app_container(stack)
+    serving = stack.app_container()
     with RequestLoop(stack) as loop:
-        run = run_stack(lab_inventory, _vars_with_app(stack_vars_file, tag, tmp_path))
+        run = run_stack(
+            lab_vm,
+            lab_inventory,
+            _vars_with_app(stack_vars_file, tag, tmp_path),
+            "-e",
+            f"stack_app_health_timeout={BROKEN_HEALTH_TIMEOUT_S}",
+        )
     assert run.returncode != 0 and "ROLLED BACK" in run.output, (
         f"the broken update did not fail loudly:\n{run.output[-3000:]}"
     )
-    live = _app_container(stack)
+    live = stack.app_container()
     assert live["Id"] == serving["Id"], "the app container serving before the broken update is gone"
     assert not loop.failures, f"requests failed during the rollback: {loop.failures[:5]}"
-    apps = _guest_ok(stack.vm, f"{COMPOSE} ps -q app").split()
+    apps = guest_ok(stack.vm, f"{COMPOSE} ps -q app").split()
     assert len(apps) == 1, f"the failed container was left behind: {apps}"
     assert stack.client.get(HEALTH).status_code == 200
