@@ -46,6 +46,8 @@ def table(r: dict) -> str:
          f"first run {r.get('converge_s', '?')} s"),
         ("failed requests during the update (goal 0)", str(r.get("update_failed_requests", "?")),
          f"of {r.get('update_requests', '?')} requests"),
+        ("stack.yml re-run after the update (idempotent)", f"changed={r.get('update_rerun_changed', '?')}",
+         f"second site.yml run changed={r.get('rerun_changed', '?')}"),
         ("db stopped -> alert at the Discord receiver", f"{r.get('db_down_alert_s', '?')} s",
          "rule for 1m + 30 s scrape/eval + 30 s group_wait"),
         ("memory of the whole stack at idle", f"{r.get('idle_memory_mib', '?')} MiB",
