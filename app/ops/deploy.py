@@ -88,19 +88,33 @@ def run_watched(
                     return Finished(proc.returncode, out or "", stopped)
 
 
+def ansible_playbook(
+    inventory: Path,
+    playbook: str,
+    *extra: str,
+    watch: Callable[[], str | None] = lambda: None,
+    timeout: float | None = None,
+    **popen: Any,
+) -> Finished:
+    """ansible-playbook from this checkout's ansible/ (so its ansible.cfg applies), under run_watched."""
+    return run_watched(
+        ["ansible-playbook", "-i", str(inventory), playbook, *extra],
+        watch,
+        timeout,
+        cwd=ANSIBLE_DIR,
+        env=ansible_env(),
+        **popen,
+    )
+
+
 def run_playbook(
     inventory: Path, playbook: str, log: Path, *extra: str, watch: Callable[[], str | None] = lambda: None
 ) -> None:
-    """ansible-playbook from this checkout's ansible/, output appended to `log`; exit 1 on failure
-    or as soon as `watch()` says the target is gone."""
+    """The playbook with its output appended to `log`; exit 1 on failure or as soon as `watch()`
+    says the target is gone."""
     with log.open("a") as out:
-        done = run_watched(
-            ["ansible-playbook", "-i", str(inventory), playbook, *extra],
-            watch,
-            cwd=ANSIBLE_DIR,
-            env=ansible_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
+        done = ansible_playbook(
+            inventory, playbook, *extra, watch=watch, stdout=out, stderr=subprocess.STDOUT
         )
     if done.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.ops.deploy import ANSIBLE_DIR, ansible_env, run_watched
+from app.ops.deploy import ansible_playbook
 from app.ops.lab.vm import LabVM
 
 # A fresh converge is 10-15 min on an idle 2-core machine, 30+ when the machine is shared.
@@ -43,18 +43,16 @@ class PlaybookRun:
         return "\n".join(lines[-40:])
 
 
-def run_playbook(
-    inventory: Path, *extra: str, playbook: str = "site.yml", vm: LabVM | None = None
-) -> PlaybookRun:
+def run_playbook(inventory: Path, *extra: str, vm: LabVM, playbook: str = "site.yml") -> PlaybookRun:
     """The playbook against `vm`, given up as soon as the VM is gone (e.g. its kernel died under
     TCG) rather than at PLAYBOOK_TIMEOUT_S."""
     start = time.monotonic()
-    done = run_watched(
-        ["ansible-playbook", "-i", str(inventory), playbook, *extra],
-        vm.gone if vm else lambda: None,
+    done = ansible_playbook(
+        inventory,
+        playbook,
+        *extra,
+        watch=vm.gone,
         timeout=PLAYBOOK_TIMEOUT_S,
-        cwd=ANSIBLE_DIR,
-        env=ansible_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from tests.lab.playbook import ANSIBLE_DIR, ansible_env
+from app.ops.deploy import ANSIBLE_DIR, ansible_env
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:

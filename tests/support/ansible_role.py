@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.lab.playbook import ANSIBLE_DIR, ansible_env
+from app.ops.deploy import ANSIBLE_DIR, ansible_env
 
 # What `trader inventory` writes to group_vars (infra.yml and the 0600 secrets.yml).
 INVENTORY_VARS = {
