@@ -56,7 +56,7 @@ async def test_start_up_on_plain_postgres_skips_timescale_and_keeps_the_schema_u
 async def test_start_up_waits_for_the_database_then_names_database_url(pg_server) -> None:
     from app.core.config import load_settings
     from app.db.pool import open_database
-    from app.ops.localpg import free_port
+    from app.ops.ports import free_port
 
     url = f"postgresql://trader@127.0.0.1:{free_port()}/nothing"
     settings = load_settings(

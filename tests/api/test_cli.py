@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.ops.localpg import free_port
+from app.ops.ports import free_port
 
 TRADER = str(Path(sys.executable).with_name("trader"))
 

@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from app.db.migrate import migrate_url  # noqa: E402
-from app.ops.localpg import PostgresServer, free_port  # noqa: E402
+from app.ops.localpg import PostgresServer  # noqa: E402
+from app.ops.ports import free_port  # noqa: E402
 from tests.benchmarks.docsection import DOC, replace_section  # noqa: E402
 
 HEADING = "## API service"

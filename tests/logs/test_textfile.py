@@ -2,25 +2,19 @@
 collector): the names of the metrics contract, right types and values, a failure that keeps the
 last success time and the running total, and no parse error."""
 
-import socket
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.ops.logs import textfile
+from app.ops.ports import free_port
 from tests.monitoring.helpers import Daemon
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scrape(directory: Path, tmp_path: Path) -> dict[str, tuple[str, float]]:
     """name -> (type, value) of every sample node-exporter serves from `directory`."""
-    port = _free_port()
+    port = free_port()
     daemon = Daemon(
         "node-exporter",
         [

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from app.ops.localpg import free_port
+from app.ops.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "monitoring"

@@ -15,23 +15,18 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from app.ops.ports import free_port
+
 ACCESS_KEY = "TRADERTESTACCESSKEY"
 SECRET_KEY = "trader-test-secret-key-0123456789"
 REGION = "us-east-1"
 READY_TIMEOUT_SECONDS = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def weed_binary() -> Path:
@@ -53,8 +48,8 @@ class SeaweedS3:
         self.log_path = self.base / "weed.log"
         self.config_path = self.base / "s3-identities.json"
         names = ("s3", "master", "volume", "filer")
-        self.ports = {name: _free_port() for name in names}
-        self.grpc_ports = {name: _free_port() for name in names}
+        self.ports = {name: free_port() for name in names}
+        self.grpc_ports = {name: free_port() for name in names}
         self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
         self.access_key = ACCESS_KEY
         self.secret_key = SECRET_KEY

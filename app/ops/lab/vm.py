@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,15 +22,10 @@ from pathlib import Path
 from app.ops.lab.image import HOST_KEY_ALIAS, PROBE_MAC, UPLINK_MAC, LabError, LabImage
 from app.ops.lab.paths import lab_home
 from app.ops.lab.probe import ProbeNet
+from app.ops.ports import free_port
 
 BOOT_TIMEOUT_S = 300  # TCG boots reach SSH in 22-90 s here; a panicked guest is caught sooner
 PANIC_MARKERS = ("Kernel panic", "Oops:")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def vm_dir(name: str) -> Path:
