@@ -64,6 +64,9 @@ RECIPE: dict[str, Any] = {
         "sudo",
         "ca-certificates",
         "iproute2",
+        # Not part of a droplet and untouched by site.yml: the VM tests' audit tool, installed
+        # here so the audit can start while site.yml re-runs (no second apt run against its own)
+        "lynis",
     ],
     "sources": [
         f"deb {MIRROR} trixie main",
