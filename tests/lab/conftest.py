@@ -46,7 +46,8 @@ _running: dict[str, LabVM] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The lynis check goes after the other VM tests: its audit runs in the guest meanwhile."""
+    """The lynis audit goes after the other VM tests, alone: fork-heavy, it slowed everything it ran
+    beside under TCG (started beside the re-run, it had not finished 50 min later) and took 9 min alone."""
     lynis = [item for item in items if item.name == "test_lynis_reports_a_hardening_index"]
     if lynis:
         items.remove(lynis[0])
@@ -152,38 +153,18 @@ def first_converge(
 @pytest.fixture(scope="session")
 def converged(
     first_converge: PlaybookRun,
-    lynis_started: str,
     lab_vm: LabVM,
     lab_inventory: Path,
     stack_vars_file: Path,
     lab_results: dict,
     stack_results: dict,
 ) -> tuple[PlaybookRun, PlaybookRun]:
-    """The first site.yml run, then once more (with lynis auditing the guest meanwhile)."""
+    """The first site.yml run, then once more."""
     second = run_playbook(lab_inventory, "-e", f"@{stack_vars_file}", vm=lab_vm)
     if second.returncode == 0:  # a run that stopped early would report a flattering time
         _record_times(second, "rerun_s", lab_results, stack_results)
         lab_results["rerun_changed"] = stack_results["rerun_changed"] = second.recap("changed")
     return first_converge, second
-
-
-LYNIS_OUT = "/var/log/lab-lynis.out"  # in the guest
-
-
-@pytest.fixture(scope="session")
-def lynis_started(first_converge: PlaybookRun, lab_vm: LabVM) -> str:
-    """lynis takes 10-40 min in a TCG guest: start it in a transient systemd unit right after the
-    first site.yml run, so the re-run and the other tests go on meanwhile (lynis only reads; the
-    lab image has it installed, so no apt run contends with the playbook's);
-    test_lynis_* collects the result."""
-    command = (
-        f"start=$(date +%s); lynis audit system --quick --no-colors > {LYNIS_OUT}.partial 2>&1; "
-        f'echo "exit $? after $(($(date +%s) - start)) s" >> {LYNIS_OUT}.partial; '
-        f"mv {LYNIS_OUT}.partial {LYNIS_OUT}"
-    )
-    started = guest(lab_vm, f"sudo systemd-run --unit lab-lynis --collect sh -c {shlex.quote(command)}")
-    assert started.returncode == 0, f"starting lynis in the guest failed: {started.stderr.decode()}"
-    return LYNIS_OUT
 
 
 def guest_ok(vm: LabVM, command: str) -> str:

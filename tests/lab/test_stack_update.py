@@ -1,7 +1,7 @@
 """App updates on the deployed stack, under a request loop through Caddy (after test_stack.py, on
-the same lab VM; lynis runs in the guest meanwhile): a new image replaces the live container with
-no failed request, stack.yml then re-runs with nothing to change, and an image that never turns
-healthy is rolled back while the old container keeps serving.
+the same lab VM): a new image replaces the live container with no failed request, stack.yml then
+re-runs with nothing to change, and an image that never turns healthy is rolled back while the old
+container keeps serving.
 
 A new image is made in the guest with `docker commit` from the running one (no registry, no build):
 it differs only by a label, which is enough for a new image ID.
