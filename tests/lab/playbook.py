@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import time
@@ -13,6 +14,10 @@ from app.ops.lab.vm import LabVM
 
 # A fresh converge is 10-15 min on an idle 2-core machine, 30+ when the machine is shared.
 PLAYBOOK_TIMEOUT_S = 3600
+# Every run's whole output, numbered in run order: with profile_tasks' per-task times in it, this
+# is where to look when the VM tests take longer than they should.
+LOG_DIR = Path(__file__).resolve().parents[2] / "reports" / "lab" / "playbooks"
+_run_number = itertools.count(1)
 
 
 @dataclass
@@ -59,4 +64,8 @@ def run_playbook(inventory: Path, *extra: str, vm: LabVM, playbook: str = "site.
     )
     # Keep what Ansible printed before it was stopped: failing_step() then shows the task it was in.
     stopped = f"\nSTOPPED: {done.stopped}" if done.stopped else ""
-    return PlaybookRun(done.returncode, done.output + stopped, time.monotonic() - start)
+    run = PlaybookRun(done.returncode, done.output + stopped, time.monotonic() - start)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"{next(_run_number):02d}-{Path(playbook).stem}.log"
+    log.write_text(f"{' '.join(extra)}\nexit {run.returncode} after {run.seconds:.0f} s\n\n{run.output}")
+    return run
