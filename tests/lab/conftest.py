@@ -25,9 +25,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.ops.lab.archives import HOST_FROM_GUEST, serve_archives
 from app.ops.lab.image import ensure_image
 from app.ops.lab.inventory import write_inventory
-from app.ops.lab.stack import stack_vars, write_stack_vars
+from app.ops.lab.stack import image_archives, stack_vars, write_stack_vars
 from app.ops.lab.vm import LabVM
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.server import serve
@@ -37,8 +38,6 @@ from tests.lab.probe import ProbeNet
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "reports" / "lab" / "host-layer.json"
 STACK_RESULTS = REPO / "reports" / "lab" / "stack.json"
-# QEMU's user network maps this guest-side address to the host's loopback.
-HOST_FROM_GUEST = "10.0.2.2"
 PUBLISHED_PORT = 8080
 GUEST_CMD_TIMEOUT_S = 900
 
@@ -229,14 +228,19 @@ def fake_discord() -> Iterator[tuple[FakeDiscord, str]]:
 @pytest.fixture(scope="session")
 def stack_vars_file(
     fake_discord: tuple[FakeDiscord, str], stack_results: dict, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+) -> Iterator[Path]:
+    """The lab's stack variables, with its image archives served to the guest for the session."""
     from app.ops.images import build
 
     start = time.monotonic()
     images = build()
     stack_results["images_s"] = round(time.monotonic() - start, 1)
-    variables = stack_vars(images, discord_webhook_url=fake_discord[1])
-    return write_stack_vars(variables, tmp_path_factory.mktemp("stack") / "stack-vars.json")
+    archives = image_archives(images)
+    with serve_archives(archives) as urls:
+        # One archive (the smallest) as a path, so the role's copy-over-SSH branch runs too.
+        sources = {**urls, "postgres_exporter": str(archives["postgres_exporter"])}
+        variables = stack_vars(images, sources, discord_webhook_url=fake_discord[1])
+        yield write_stack_vars(variables, tmp_path_factory.mktemp("stack") / "stack-vars.json")
 
 
 def run_stack(vm: LabVM, inventory: Path, vars_file: Path, *extra: str) -> PlaybookRun:

@@ -25,9 +25,10 @@ def deploy_command(
 
 def lab_deploy(name: str, kvm: bool) -> None:
     from app.ops.images import build
+    from app.ops.lab.archives import serve_archives
     from app.ops.lab.image import LabError, ensure_image
     from app.ops.lab.inventory import DEFAULT_INVENTORY, write_inventory
-    from app.ops.lab.stack import GRAFANA_NOTE, stack_vars, write_stack_vars
+    from app.ops.lab.stack import GRAFANA_NOTE, image_archives, stack_vars, write_stack_vars
     from app.ops.lab.vm import LabVM
 
     phases = Phases()
@@ -42,13 +43,14 @@ def lab_deploy(name: str, kvm: bool) -> None:
         console.print(f"[red]lab deploy failed:[/red] {err}")
         raise typer.Exit(1) from err
     inventory = write_inventory(vm, DEFAULT_INVENTORY)
-    variables = write_stack_vars(stack_vars(images), vm.dir / "stack-vars.json")  # type: ignore[arg-type]
     log = vm.dir / "deploy.log"
     console.print(f"Ansible's output: {log}")
-    phases.run(
-        "site.yml (host layer and stack)",
-        lambda _r: run_playbook(inventory, "site.yml", log, "-e", f"@{variables}", watch=vm.gone),
-    )
+    with serve_archives(image_archives(images)) as urls:  # type: ignore[arg-type]
+        variables = write_stack_vars(stack_vars(images, urls), vm.dir / "stack-vars.json")  # type: ignore[arg-type]
+        phases.run(
+            "site.yml (host layer and stack)",
+            lambda _r: run_playbook(inventory, "site.yml", log, "-e", f"@{variables}", watch=vm.gone),
+        )
 
     phases.print_table()
     base = f"https://localhost:{vm.https_port}"

@@ -21,14 +21,27 @@ SERVICE_KEYS = {
 GRAFANA_NOTE = "Grafana is left out of the lab: no Grafana image can be built here (production runs it)."
 
 
-def stack_vars(images: Mapping[str, Any], discord_webhook_url: str = "") -> dict[str, Any]:
-    """Extra vars for stack.yml from `app.ops.images.build()`'s result (name -> BuiltImage)."""
+def _check_complete(images: Mapping[str, Any]) -> None:
     missing = sorted(set(SERVICE_KEYS) - set(images))
     if missing:
         raise ValueError(f"lab images missing: {', '.join(missing)}: run `trader images build`")
+
+
+def image_archives(images: Mapping[str, Any]) -> dict[str, Path]:
+    """The archive of each service's image, from `app.ops.images.build()`'s result (name -> BuiltImage)."""
+    _check_complete(images)
+    return {SERVICE_KEYS[name]: Path(images[name].archive) for name in SERVICE_KEYS}
+
+
+def stack_vars(
+    images: Mapping[str, Any], archive_urls: Mapping[str, str], discord_webhook_url: str = ""
+) -> dict[str, Any]:
+    """Extra vars for stack.yml: the built images' tags, and where the guest downloads each archive
+    (`archives.serve_archives` over image_archives(images))."""
+    _check_complete(images)
     return {
         "stack_images": {SERVICE_KEYS[name]: images[name].tag for name in SERVICE_KEYS},
-        "stack_image_archives": {SERVICE_KEYS[name]: str(images[name].archive) for name in SERVICE_KEYS},
+        "stack_image_archives": dict(archive_urls),
         "stack_grafana_enabled": False,
         "stack_discord_webhook_url": discord_webhook_url,
     }
