@@ -43,7 +43,7 @@ def table(r: dict) -> str:
             f"first run {r.get('converge_s', '?')} s",
         ),
         ("lynis hardening index (goal >= 80)", str(r.get("lynis_hardening_index", "?")), "-"),
-        ("lynis audit time (alone, after the other VM tests)", f"{r.get('lynis_s', '?')} s", "-"),
+        ("lynis audit time (scripts/test -m lynis)", f"{r.get('lynis_s', '?')} s", "-"),
         ("ssh-audit", f"{audit.get('fail', '?')} fail, {audit.get('warn', '?')} warn", "-"),
         ("TCP ports open from outside (1-10000)", str(r.get("open_ports_from_outside", "?")), "-"),
     ]

@@ -123,8 +123,9 @@ LYNIS_OUT = "/var/log/lab-lynis.out"  # in the guest
 SECOND_CPU = "/sys/devices/system/cpu/cpu1/online"
 
 
+@pytest.mark.lynis  # not in the default run (scripts/test -m lynis): see scripts/test
 def test_lynis_reports_a_hardening_index(converged, lab_vm: LabVM, lab_results: dict):
-    # Runs last and alone (conftest orders it): 9-30 min under TCG, nearly all of it forks (lynis
+    # Runs last and alone (conftest orders it): 9-35 min under TCG, nearly all of it forks (lynis
     # is a shell script, and logs each line through `date`). The guest's second vCPU goes offline
     # meanwhile: on one vCPU no fork waits on the other for a TLB flush, and forks measured 25%
     # faster (lynis audits configuration, which the CPU count is not part of).
