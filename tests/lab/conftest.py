@@ -25,11 +25,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.ops.lab.archives import HOST_FROM_GUEST, serve_archives
+from app.ops.lab.archives import serve_archives
 from app.ops.lab.image import ensure_image
 from app.ops.lab.inventory import write_inventory
 from app.ops.lab.stack import image_archives, stack_vars, write_stack_vars
-from app.ops.lab.vm import LabVM
+from app.ops.lab.vm import HOST_FROM_GUEST, LabVM
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.server import serve
 from tests.lab.playbook import PlaybookRun, run_playbook
@@ -45,8 +45,8 @@ _running: dict[str, LabVM] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The lynis audit goes after the other VM tests, alone: fork-heavy, it slowed everything it ran
-    beside under TCG (started beside the re-run, it had not finished 50 min later) and took 9 min alone."""
+    """The lynis audit (`-m lynis`) goes after the other VM tests, alone: fork-heavy, it slowed
+    everything it ran beside under TCG (started beside the re-run, it had not finished 50 min later)."""
     lynis = [item for item in items if item.name == "test_lynis_reports_a_hardening_index"]
     if lynis:
         items.remove(lynis[0])

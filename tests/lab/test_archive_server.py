@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.ops.lab.archives import HOST_FROM_GUEST, serve_archives
+from app.ops.lab.archives import serve_archives
+from app.ops.lab.vm import HOST_FROM_GUEST
 
 
 def _on_loopback(url: str) -> str:

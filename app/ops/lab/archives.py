@@ -16,10 +16,8 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from app.ops.lab.vm import HOST_FROM_GUEST
 from app.ops.ports import free_port
-
-# QEMU's user network maps this guest-side address to the host's loopback.
-HOST_FROM_GUEST = "10.0.2.2"
 
 
 class _ArchiveHandler(BaseHTTPRequestHandler):

@@ -24,6 +24,8 @@ from app.ops.lab.paths import lab_home
 from app.ops.lab.probe import ProbeNet
 from app.ops.ports import free_port
 
+# QEMU's user network maps this guest-side address to the host's loopback.
+HOST_FROM_GUEST = "10.0.2.2"
 BOOT_TIMEOUT_S = 300  # TCG boots reach SSH in 22-90 s here; a panicked guest is caught sooner
 PANIC_MARKERS = ("Kernel panic", "Oops:")
 
