@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shlex
+import ssl
 import subprocess
 import tarfile
 import time
@@ -254,6 +255,13 @@ CADDY_ROOT_CA = f"{STACK_DIR}/data/caddy/caddy/pki/authorities/local/root.crt"
 HEALTH = "/api/v1/diag/health"
 
 
+def https_client(vm: LabVM, tls: ssl.SSLContext, *, http2: bool = False) -> httpx.Client:
+    """A client to Caddy through the VM's forwarded 443 (HTTP/1.1 unless asked for HTTP/2)."""
+    # `localhost` is the lab's site address: the certificate names it and SNI carries it.
+    base = f"https://localhost:{vm.https_port}"
+    return httpx.Client(base_url=base, verify=tls, http2=http2, timeout=20)
+
+
 @dataclass
 class Stack:
     """The deployed stack as its user reaches it: HTTPS through Caddy, and the guest for psql."""
@@ -262,6 +270,11 @@ class Stack:
     client: httpx.Client
     token: str
     admin: tuple[str, str]
+    tls: ssl.SSLContext  # trusts only Caddy's internal root CA
+
+    def connect(self, *, http2: bool = False) -> httpx.Client:
+        """Another client like `client`, or one speaking HTTP/2."""
+        return https_client(self.vm, self.tls, http2=http2)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -284,8 +297,6 @@ def stack(converged, lab_vm: LabVM, tmp_path_factory: pytest.TempPathFactory) ->
     ca.write_text(guest_ok(lab_vm, f"sudo cat {CADDY_ROOT_CA}"))
     token = guest_ok(lab_vm, f"sudo cat {STACK_DIR}/secrets/api_token").strip()
     password = guest_ok(lab_vm, f"sudo cat {STACK_DIR}/secrets/admin_password").strip()
-    # `localhost` is the lab's site address: the certificate names it and SNI carries it.
-    with httpx.Client(
-        base_url=f"https://localhost:{lab_vm.https_port}", verify=str(ca), timeout=20
-    ) as client:
-        yield Stack(lab_vm, client, token, ("admin", password))
+    tls = ssl.create_default_context(cafile=ca)
+    with https_client(lab_vm, tls) as client:
+        yield Stack(lab_vm, client, token, ("admin", password), tls)
