@@ -251,15 +251,15 @@ def run_stack(vm: LabVM, inventory: Path, vars_file: Path, *extra: str) -> Playb
 
 STACK_DIR = "/opt/trader"
 COMPOSE = f"sudo docker compose --project-directory {STACK_DIR} -f {STACK_DIR}/compose.yml"
+PSQL = f"{COMPOSE} exec -T db psql -U trader -d trader -At -c"
 CADDY_ROOT_CA = f"{STACK_DIR}/data/caddy/caddy/pki/authorities/local/root.crt"
 HEALTH = "/api/v1/diag/health"
 
 
-def https_client(vm: LabVM, tls: ssl.SSLContext, *, http2: bool = False) -> httpx.Client:
-    """A client to Caddy through the VM's forwarded 443 (HTTP/1.1 unless asked for HTTP/2)."""
+def https_client(vm: LabVM, tls: ssl.SSLContext) -> httpx.Client:
+    """A client to Caddy through the VM's forwarded 443."""
     # `localhost` is the lab's site address: the certificate names it and SNI carries it.
-    base = f"https://localhost:{vm.https_port}"
-    return httpx.Client(base_url=base, verify=tls, http2=http2, timeout=20)
+    return httpx.Client(base_url=f"https://localhost:{vm.https_port}", verify=tls, timeout=20)
 
 
 @dataclass
@@ -272,16 +272,16 @@ class Stack:
     admin: tuple[str, str]
     tls: ssl.SSLContext  # trusts only Caddy's internal root CA
 
-    def connect(self, *, http2: bool = False) -> httpx.Client:
-        """Another client like `client`, or one speaking HTTP/2."""
-        return https_client(self.vm, self.tls, http2=http2)
+    def connect(self) -> httpx.Client:
+        """Another client like `client`, with its own connection."""
+        return https_client(self.vm, self.tls)
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
     def psql(self, sql: str) -> str:
-        return guest_ok(self.vm, f"{COMPOSE} exec -T db psql -U trader -d trader -At -c {shlex.quote(sql)}")
+        return guest_ok(self.vm, f"{PSQL} {shlex.quote(sql)}")
 
     def app_container(self) -> dict:
         """`docker inspect` of the one app container Compose runs."""
