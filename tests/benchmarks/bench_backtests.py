@@ -260,10 +260,10 @@ def main() -> None:
             "",
             f"`tests/benchmarks/bench_backtests.py --sizes {args.sizes} --repeat {args.repeat}` on {stamp}: "
             f"the fastest of {args.repeat} alternating rounds per kind; DuckDB "
-            f"{_duckdb_version()} with `memory_limit={MEMORY_LIMIT}` and all cores, 2 cores, load "
-            f"average {load:.1f} at start (the machine was shared with other helpers' tests: absolute "
-            "times are upper bounds and noisy; each row's figures come from the same run, one after "
-            "the other, after an untimed scan that warms the page cache). Data: synthetic, 10 "
+            f"{_duckdb_version()} with `memory_limit={MEMORY_LIMIT}` and all cores, {os.cpu_count()} "
+            f"cores, load average {load:.1f} at start (absolute times move with the machine's load, "
+            "the ratios far less: each row's figures come from the same run, one after the other, "
+            "after an untimed scan that warms the page cache). Data: synthetic, 10 "
             "symbols, horizons 15m/60m/1d, hive-partitioned by symbol and date (one file per "
             "symbol-day).",
             "",
