@@ -28,9 +28,7 @@ from tests.lab.playbook import PlaybookRun
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(9000)]
 
 BROKEN_HEALTH_TIMEOUT_S = 60
-
-
-LOOP_T0 = datetime(2026, 1, 4, 15, 4, 5, tzinfo=UTC)
+LOOP_T0 = datetime(2026, 1, 4, 15, 4, 5, tzinfo=UTC)  # POST n carries LOOP_T0 + n s
 
 
 @dataclass
@@ -53,8 +51,8 @@ class RequestLoop:
     sent_again: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def _send(self, client: httpx.Client, n: int) -> httpx.Response:
-        if n % 2:
+    def _send(self, client: httpx.Client, method: str, n: int) -> httpx.Response:
+        if method == "GET":
             return client.get(HEALTH)
         trade = {"ts": self._ts(n).isoformat(), "symbol": self.symbol, "side": "buy", "type": "market",
                  "qty": "1", "avg_price": "1"}  # fmt: skip
@@ -77,13 +75,13 @@ class RequestLoop:
             method = "GET" if n % 2 else "POST"
             try:
                 try:
-                    answer = self._send(client, n)
+                    answer = self._send(client, method, n)
                 except httpx.RemoteProtocolError as exc:
                     closed = "without sending a response" in str(exc)
                     if not closed or (method == "POST" and not self._never_applied(n)):
                         raise
                     self.sent_again.append(f"{method} {exc}")
-                    answer = self._send(client, n)
+                    answer = self._send(client, method, n)
                 if answer.status_code == (200 if method == "GET" else 201):
                     self.ok += 1
                 else:
