@@ -27,7 +27,7 @@ from tests.lab.playbook import PlaybookRun
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(9000)]
 
-BROKEN_HEALTH_TIMEOUT_S = 60
+BROKEN_HEALTH_TIMEOUT_S = 30
 LOOP_T0 = datetime(2026, 1, 4, 15, 4, 5, tzinfo=UTC)  # POST n carries LOOP_T0 + n s
 
 
