@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from backtests.layout import BARS_DAY, BARS_MINUTE, EXCHANGE_TZ, FEATURES
+from backtests.layout import BARS_DAY, BARS_MINUTE, EXCHANGE_TZ, FEATURES, TRADES
 from backtests.report import load
 from backtests.scoring import Scores, ScoringParams, score
 from backtests.store import DataRoot, connect
@@ -79,6 +79,23 @@ def snapshots(root: DataRoot, rows: list[dict]) -> None:
                 "price": [r["price"] for r in rows],
                 "symbol": [r["symbol"] for r in rows],
                 "date": [r["ts"].astimezone(NY).date() for r in rows],
+            }
+        ),
+    )
+
+
+def fills(root: DataRoot, rows: list[tuple[str, datetime, str, float]]) -> None:
+    """(symbol, ts, side, avg_price) fills of 10 shares."""
+    root.write(
+        TRADES,
+        pa.table(
+            {
+                "ts": pa.array([t for _, t, _, _ in rows], pa.timestamp("us", tz="UTC")),
+                "side": [side for _, _, side, _ in rows],
+                "qty": [10.0] * len(rows),
+                "avg_price": [p for _, _, _, p in rows],
+                "symbol": [sym for sym, _, _, _ in rows],
+                "date": [t.astimezone(NY).date() for _, t, _, _ in rows],
             }
         ),
     )

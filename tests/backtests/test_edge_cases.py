@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backtests.store import DataRoot
-from tests.backtests.helpers import daily_bars, ny, reasons, run_score, session_bars, snapshots
+from tests.backtests.helpers import daily_bars, fills, ny, reasons, run_score, session_bars, snapshots
 
 DAY = date(2024, 3, 11)  # the Monday after US daylight saving time began
 
@@ -128,3 +128,24 @@ def test_date_range_selects_exchange_dates(tmp_path: Path) -> None:
     scores = run_score(tmp_path, start=DAY, end=DAY)
     assert scores.overall["n"] == 1 and scores.overall["ev_real"] == pytest.approx(0.05)
     assert (scores.rows_read, scores.duplicates) == (1, 0), "rows outside the range must not be counted"
+
+
+def test_fill_matches_the_latest_snapshot_of_its_window(tmp_path: Path) -> None:
+    root = DataRoot(str(tmp_path))
+    session_bars(root, "XYZ", DAY, [100, 101, 102, 103, 104, 105, 106])
+    sunday = DAY - timedelta(days=1)
+    snapshots(
+        root,
+        [
+            snap(ny(sunday, 23, 58), price=100.0),  # before the range, 3 minutes before the first fill
+            snap(ny(DAY, 9, 31), price=150.0),  # 6.5 minutes before the second fill: outside its window
+            snap(ny(DAY, 9, 35), price=200.0),
+            snap(ny(DAY, 9, 37, 40), price=300.0),  # after the second fill
+        ],
+    )
+    fills(root, [("XYZ", ny(DAY, 0, 1), "buy", 100.1), ("XYZ", ny(DAY, 9, 37, 30), "sell", 199.0)])
+    scores = run_score(tmp_path, start=DAY)
+    (spread,) = [r for r in scores.slippage if r["kind"] == "spread"]
+    # buy 10 bps above 100 (the day before's snapshot still counts for it), sell 50 bps below 200
+    assert (spread["fills"], spread["observed_bps"]) == (2, pytest.approx(30.0)), scores.slippage
+    assert scores.rows_read == 3, "the snapshot before the range is only there for the fill"
