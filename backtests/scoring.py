@@ -89,13 +89,12 @@ def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _range(params: ScoringParams, pad_days: int = 0, lead_days: int = 0) -> str:
+def _range(params: ScoringParams, pad_days: int = 0) -> str:
     """Partition filter on the stored exchange date (DuckDB skips the other folders); bars get
-    `pad_days` more at the end so horizons that run past the last snapshot date find their exit,
-    snapshots `lead_days` more at the start for fills early on the first day."""
+    `pad_days` more at the end so horizons that run past the last snapshot date find their exit."""
     conds = []
     if params.start:
-        conds.append(f"date >= DATE '{params.start - timedelta(days=lead_days)}'")
+        conds.append(f"date >= DATE '{params.start}'")
     if params.end:
         conds.append(f"date <= DATE '{params.end + timedelta(days=pad_days)}'")
     return " and ".join(conds) or "true"
@@ -121,8 +120,7 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
     optional = ", ".join(c if c in cols else f"null::double as {c}" for c in ("spread_bps", "volatility"))
     conn.execute(
         f"create or replace temp view snap as select symbol, ts, horizon, direction, probability, "
-        f"expected_value, price, {optional}, epoch_us(ts) as us, epoch_us(ts) // 1000000 as e, date "
-        "from features"
+        f"expected_value, price, {optional}, epoch_us(ts) // 1000000 as e, date from features"
     )
     # reads only the horizon column and the partition keys: which symbols, horizons and dates there are
     found = _fetch(
@@ -139,11 +137,8 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
     keys = _Keys(symbols=sorted({r["symbol"] for r in found}), horizons=horizons)
     _prepare(conn, have, params, keys, min(r["d0"] for r in found), max(r["d1"] for r in found))
     dedup = params.drop_duplicates and _has_duplicates(conn, params)
-    fills = "trades" in have
-    if fills:
-        _fill_windows(conn, params)
-    conn.execute(f"create or replace temp table cells as {_cells_sql(params, keys, dedup, fills)}")
-    arms = _slippage(conn, params) if fills else ""
+    conn.execute(f"create or replace temp table cells as {_cells_sql(params, keys, dedup)}")
+    arms = _slippage(conn, params) if "trades" in have else ""
     rows = _fetch(conn, _tables_sql(params, keys, arms))
     for r in rows:
         r["reason"] = REASONS[r["reason"]] if r["reason"] is not None else None
@@ -210,54 +205,28 @@ def _has_duplicates(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> b
     return bool(same and same[0])
 
 
-def _cells_sql(params: ScoringParams, keys: _Keys, dedup: bool, fills: bool) -> str:
+def _cells_sql(params: ScoringParams, keys: _Keys, dedup: bool) -> str:
     """ONE pass over the snapshots: each is joined to its exit price (one equi-join on a packed
     key), given a reason code, and summed into two small grouping sets: all bucket keys but the day
     (the other bucket tables roll up from these cells) and (day, spread bucket). Slippage is not
-    applied here: it depends only on the spread bucket, so it is applied per cell afterwards.
-    With `fills`, the day cells are split further by snapshot for the snapshots in a minute of
-    some fill's window (`fill_minutes`), with their price, spread and volatility: `_slippage`
-    matches the fills from those, so the snapshot columns are not scanned a second time for them
-    (the day table sums the split cells again)."""
-    columns = (
-        "symbol, ts, horizon, e, us, date, direction, probability, expected_value, price, "
-        "spread_bps, volatility"
-    )
-    # a fill early on the first day may follow a snapshot of the day before, which is read too but
-    # only kept for the fills (`early`; of the symbols and horizons the range has)
-    lead = _lead_days(params) if fills else 0
-    where = _range(params, lead_days=lead)
-    source = f"(select {columns} from snap where {where})"
+    applied here: it depends only on the spread bucket, so it is applied per cell afterwards."""
+    columns = "symbol, ts, horizon, e, direction, probability, expected_value, price, spread_bps, volatility"
+    source = f"(select {columns} from snap where {_range(params)})"
     if dedup:  # only the columns used below ride along through the hash table
-        source = f"(select distinct on (symbol, ts, horizon) {columns} from snap where {where})"
-    early = f"date < DATE '{params.start}'" if lead and params.start else "false"
+        source = f"(select distinct on (symbol, ts, horizon) {columns} from snap where {_range(params)})"
     nd = max(len(keys.day_horizons), 1)
     sid_shift = _HID_SHIFT + keys.hid_bits
     scored = "reason = 0"
-    fill_us, fill_join, fill_set, fill_aggs = "null::bigint", "", "", ""
-    if fills:
-        # of a window's first and last minute only the part inside some window is kept
-        fill_us = "case when s.us between f.lo and f.hi then s.us end"
-        fill_join = (
-            f"left join (select sid, mk, min(us) - {_window_us(params)} as lo, max(us) as hi "
-            "from fill_minutes group by all) f on f.sid = k.sid and f.mk = s.us // 60000000"
-        )
-        fill_set = ", fsid, fus"
-        fill_aggs = (
-            ", fsid as sid, fus as us, any_value(price) as price, any_value(spread) as spread_bps, "
-            "any_value(volatility) as volatility"
-        )
     tz = params.exchange_tz.replace("'", "''")
     fallback = f"epoch_us(timezone('{tz}', s.ts)) // 1000000 - s.e"
     return f"""
         with s as (
             select s.price, s.probability, s.direction, s.expected_value, s.spread_bps, s.volatility,
-                k.sid, k.hid, k.is_day, k.n, k.last, s.e // 60 as m0, s.date, {fill_us} as fus,
+                k.sid, k.hid, k.is_day, k.n, k.last, s.e // 60 as m0,
                 -- the per-hour offset table covers the partitions' dates; a ts outside them (a file in the
                 -- wrong date folder) still gets its offset, computed for that row alone
                 s.e + coalesce(z.off, {fallback}) as le
             from {source} s join keys k using (symbol, horizon) left join tz_off z on z.h = s.e // 3600
-            {fill_join}
         ),
         c as (
             -- d = 1 for session (day) horizons, 0 for minute ones: the exit key and the checks below
@@ -288,35 +257,32 @@ def _cells_sql(params: ScoringParams, keys: _Keys, dedup: bool, fills: bool) -> 
                     when px.xk is null and x.cal > x.last then 5
                     when px.xk is null then 6
                     else 5
-                end as reason,
-                {_bucket_sql("x.spread_bps", SPREAD_EDGES)} as sb
+                end as reason
             from x left join px on px.xk = x.xk
         ),
         k as (
             -- the bucket keys of unscored rows are their reason alone (only the reason table counts
             -- them); their measures are summed but never read, which saves a CASE per measure
-            select case when {early} then null when {scored} then
+            select case when {scored} then
                     (least(floor(probability * 10), 9)::bigint << 3)
-                    | (sb::bigint << 7)
+                    | (({_bucket_sql("spread_bps", SPREAD_EDGES)})::bigint << 7)
                     | (({_bucket_sql("volatility", VOL_EDGES)})::bigint << 10)
                     | (((le % 86400) // 3600) << 13) | (hid::bigint << {_HID_SHIFT})
                     | (sid::bigint << {sid_shift})
                 else reason end as k1,
-                case when {scored} and not {early} then (ld << 3) | sb end as kday,
-                direction * (exit_close / price - 1) as realized, (realized > 0)::integer as hit,
-                probability as p, expected_value as ev,
-                spread_bps as spread, case when expected_value > 0 then 1 end as take,
-                case when fus is not null then sid end as fsid, fus, price, volatility
+                case when {scored} then (ld << 3) | {_bucket_sql("spread_bps", SPREAD_EDGES)} end as kday,
+                direction * (exit_close / price - 1) as realized, probability as p, expected_value as ev,
+                spread_bps as spread, case when expected_value > 0 then 1 end as take
             from j
         )
         select grouping(k1) as g, coalesce(k1, kday) as key,
             count(*) as rows, count(realized) as n, count_if(realized > 0) as hits, sum(p) as p_sum,
             sum(ev) as ev_sum, sum(realized) as r_sum, sum(realized * realized) as r2_sum,
-            sum((p - hit) * (p - hit)) as brier_sum, sum(spread) as spread_sum,
+            sum((p - (realized > 0)::integer) ^ 2) as brier_sum, sum(spread) as spread_sum,
             count(spread) as spread_n, count(take) as taken, coalesce(sum(realized * take), 0) as gross_sum,
-            coalesce(sum(spread * take), 0) as take_spread_sum{fill_aggs}
+            coalesce(sum(spread * take), 0) as take_spread_sum
         from k
-        group by grouping sets ((k1), (kday{fill_set}))
+        group by grouping sets ((k1), (kday))
     """
 
 
@@ -445,45 +411,39 @@ def _prepare(
     )
 
 
-def _window_us(params: ScoringParams) -> int:
-    return int(params.trade_window_s) * 1_000_000
-
-
-def _lead_days(params: ScoringParams) -> int:
-    """Days before a fill's exchange date that its window can reach back to."""
-    return -(-int(params.trade_window_s) // 86400)
-
-
-def _fill_windows(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> None:
-    """The fills (`fill_rows`, read once: they are few) and the minutes of each one's window
-    (`fill_minutes`): the scoring pass keeps the snapshots of those minutes for `_slippage`."""
-    window_us = _window_us(params)
+def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
+    """Match each fill to the latest snapshot of its symbol at most `trade_window_s` before it;
+    returns the CASE arms that put observed slippage on spread buckets with enough fills (the
+    rest keep the model). Fills are few: each is expanded to the minutes of its window and
+    snapshots find them by an equi-join on (symbol, minute) -- no sort of the snapshots."""
+    window_us = int(params.trade_window_s) * 1_000_000
+    # the fills are read once (they are few); their symbol-dates prune the snapshot scan
     conn.execute(
         f"create or replace temp table fill_rows as select row_number() over () as tid, symbol, date, ts, "
         f"epoch_us(ts) as us, side, qty, avg_price from trades where {_range(params)}"
     )
-    conn.execute(
-        f"create or replace temp table fill_minutes as select tid, sid, us, "
-        f"unnest(range((us - {window_us}) // 60000000, us // 60000000 + 1)) as mk "
-        f"from fill_rows join syms using (symbol)"
-    )
-
-
-def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
-    """Match each fill to the latest snapshot of its symbol at most `trade_window_s` before it;
-    returns the CASE arms that put observed slippage on spread buckets with enough fills (the
-    rest keep the model). The candidates are the snapshots the scoring pass kept (the day cells
-    split by snapshot, those in some fill's window), found by an equi-join on (symbol, minute)."""
-    window_us = _window_us(params)
+    keys = conn.execute("select distinct symbol, date from fill_rows").fetchall()
+    prune = "true"
+    if len(keys) <= 5000:  # literal partition filters let DuckDB skip the other symbol-date folders
+        symbols = ", ".join(sorted({f"'{sym.replace(chr(39), chr(39) * 2)}'" for sym, _ in keys}))
+        dates = ", ".join(sorted({f"DATE '{d - timedelta(days=k)}'" for _, d in keys for k in (0, 1)}))
+        prune = f"symbol in ({symbols or 'null'}) and date in ({dates or 'null'})"
     conn.execute(
         f"""
         create or replace temp table fills as
-        with m as (
-            select w.tid, arg_max(c.price, c.us) as price, arg_max(c.spread_bps, c.us) as spread_bps,
-                arg_max(c.volatility, c.us) as volatility
-            from cells c join fill_minutes w on w.sid = c.sid and w.mk = c.us // 60000000
-            where c.g = 1 and c.us <= w.us and c.us >= w.us - {window_us}
-            group by w.tid
+        with tk as (
+            select tid, symbol, us, unnest(range((us - {window_us}) // 60000000, us // 60000000 + 1)) as mk
+            from fill_rows
+        ),
+        m as (
+            select tk.tid, arg_max(s.price, s.us) as price, arg_max(s.spread_bps, s.us) as spread_bps,
+                arg_max(s.volatility, s.us) as volatility
+            from (
+                select symbol, epoch_us(ts) as us, price, spread_bps, volatility from snap where {prune}
+            ) s
+            join tk on tk.symbol = s.symbol and tk.mk = s.us // 60000000
+            where s.us <= tk.us and s.us >= tk.us - {window_us}
+            group by tk.tid
         )
         select t.symbol, t.ts, t.side, t.qty, t.avg_price, m.price, m.spread_bps, m.volatility,
             case when t.side in ('buy', 'buy_to_cover') then 1 else -1 end
