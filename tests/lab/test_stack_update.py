@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -62,11 +63,22 @@ class RequestLoop:
     def _ts(n: int) -> datetime:
         return LOOP_T0 + timedelta(seconds=n)
 
-    def _never_applied(self, n: int) -> bool:
-        """Whether the database has no trade from POST n (False when that cannot be told)."""
+    def _applied(self, n: int) -> str:
+        """How many trades POST n left in the database ('0' = never applied), or why that could
+        not be told: the query's connection (ssh, docker exec) is tried three times."""
         sql = f"select count(*) from trades where symbol = '{self.symbol}' and ts = '{self._ts(n)}'"
-        result = guest(self.stack.vm, f"{PSQL} {shlex.quote(sql)}")
-        return result.returncode == 0 and result.stdout.decode().strip() == "0"
+        error = ""
+        for _ in range(3):
+            try:
+                result = guest(self.stack.vm, f"{PSQL} {shlex.quote(sql)}")
+            except subprocess.TimeoutExpired as exc:
+                error = str(exc)
+            else:
+                if result.returncode == 0:
+                    return result.stdout.decode().strip()
+                error = result.stderr.decode()[-300:]
+            time.sleep(2)
+        return f"unknown, the query failed: {error}"
 
     def _run(self, client: httpx.Client) -> None:
         n = 0
@@ -77,9 +89,14 @@ class RequestLoop:
                 try:
                     answer = self._send(client, method, n)
                 except httpx.RemoteProtocolError as exc:
-                    closed = "without sending a response" in str(exc)
-                    if not closed or (method == "POST" and not self._never_applied(n)):
+                    if "without sending a response" not in str(exc):
                         raise
+                    applied = self._applied(n) if method == "POST" else "0"
+                    if applied != "0":
+                        self.failures.append(
+                            f"{method} {n} closed without a response; trades it left: {applied}"
+                        )
+                        continue
                     self.sent_again.append(f"{method} {exc}")
                     answer = self._send(client, method, n)
                 if answer.status_code == (200 if method == "GET" else 201):
