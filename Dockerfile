@@ -24,7 +24,7 @@ RUN groupadd --system --gid 10001 trader \
  && mkdir /app && chown trader:trader /app
 # BuildKit's bind mount keeps the wheels out of every layer. Bytecode is checked by hash, not by
 # the source's mtime, which layer tars may round: a stale .pyc is compiled again on every start
-# (the user cannot write it back), 26 s of the app's start on the lab guest.
+# (the user cannot write it back; docs/images.md).
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --no-index --no-compile --find-links=/wheels solo-trader-stack \

@@ -66,7 +66,7 @@ def test_app_venv_imports_the_service_and_runs_trader(unpacked: Callable[[str], 
 def test_app_starts_from_its_bytecode(unpacked: Callable[[str], Unpacked]) -> None:
     """Every module the service imports loads from a .pyc the image ships. A .pyc that does not
     match its source is compiled again on each start and never saved (read-only to the app's
-    user): the lab guest then spent 26 s importing the app, not 2."""
+    user): on the lab guest the app then took 61 s to start instead of 32 (docs/images.md)."""
     result = unpacked("app").run(["python", "-v", "-c", "import app.main"])
     assert result.returncode == 0, f"app: importing app.main failed:\n{result.stderr[-2000:]}"
     from_source = re.findall(r"^# code object from '?(\S+?\.py)'?$", result.stderr, re.MULTILINE)

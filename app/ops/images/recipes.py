@@ -83,8 +83,8 @@ def _app() -> Recipe:
     }
     uid, _, gid = contract.user.partition(":")
     # Bytecode checked by hash, not by the source's mtime: umoci's layer rounds mtimes to the
-    # second while a .pyc records them truncated, so half of pip's .pyc files went stale and
-    # every start compiled them again (26 s of the app's import on the lab guest). The layer
+    # second while a .pyc records them truncated, so pip's .pyc files went stale (172 of the
+    # modules app.main imports) and every start compiled them again (docs/images.md). The layer
     # never changes, hence unchecked.
     setup = f"""
 groupadd --system --gid {gid or uid} trader
