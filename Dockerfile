@@ -22,12 +22,16 @@ FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 trader \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin trader \
  && mkdir /app && chown trader:trader /app
-# BuildKit's bind mount keeps the wheels out of every layer. Bytecode is checked by hash, not by
-# the source's mtime, which layer tars may round: a stale .pyc is compiled again on every start
-# (the user cannot write it back; docs/images.md).
+# BuildKit's bind mount keeps the wheels out of every layer; pip and numpy's and pandas' test
+# suites stay out too (nothing installs at run time; a quarter of the layer). Bytecode is checked
+# by hash, not by the source's mtime, which layer tars may round: a stale .pyc is compiled again
+# on every start (the user cannot write it back; docs/images.md).
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --no-index --no-compile --find-links=/wheels solo-trader-stack \
+ && /opt/venv/bin/pip uninstall --yes --quiet pip \
+ && find /opt/venv/lib/python3*/site-packages/numpy /opt/venv/lib/python3*/site-packages/pandas \
+      -depth -type d -name tests -exec rm -r {} + \
  && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib
 ENV PATH="/opt/venv/bin:$PATH" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /app

@@ -73,6 +73,17 @@ def test_app_starts_from_its_bytecode(unpacked: Callable[[str], Unpacked]) -> No
     assert not from_source, f"app: {len(from_source)} modules compiled at import, e.g. {from_source[:5]}"
 
 
+def test_app_ships_no_installer_and_no_test_suites(unpacked: Callable[[str], Unpacked]) -> None:
+    """pip and numpy's and pandas' own test suites were a quarter of the app layer, unpacked and
+    hashed by every `docker load` for nothing the service runs (docs/images.md)."""
+    venv = unpacked("app").rootfs / "opt/venv"
+    site = next(venv.glob("lib/python3*/site-packages"))
+    shipped = [p.relative_to(venv) for p in (site / "pip", venv / "bin/pip") if p.exists()]
+    shipped += [p.relative_to(venv) for lib in ("numpy", "pandas") for p in (site / lib).rglob("tests")]
+    assert (site / "pandas").is_dir() and (site / "numpy").is_dir(), "app: numpy/pandas not where expected"
+    assert not shipped, f"app: {len(shipped)} paths the service never runs, e.g. {shipped[:5]}"
+
+
 @pytest.mark.parametrize("name", ["app", "db", "caddy"])
 def test_nothing_from_the_build_host_reaches_a_layer(unpacked: Callable[[str], Unpacked], name: str) -> None:
     """The build binds apt's lists, the package cache, pip's cache, the sources and the host's
