@@ -34,7 +34,7 @@ INTRO = (
 def table(r: dict) -> str:
     host = json.loads(HOST_RESULTS.read_text()) if HOST_RESULTS.exists() else {}
     rows = [
-        ("lab images (cached after the first build)", f"{r.get('images_s', '?')} s", "-"),
+        ("lab images, built beside the guest's boot (cached)", f"{r.get('images_s', '?')} s", "-"),
         ("stack role of site.yml on a fresh VM", f"{r.get('converge_s', '?')} s",
          f"host layer {host.get('converge_s', '?')} s"),
         ("whole site.yml on a fresh VM", f"{r.get('site_converge_s', '?')} s", "-"),

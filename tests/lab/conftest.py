@@ -1,12 +1,12 @@
 """Fixtures for the VM tests: ONE lab VM for the whole session carrying every role's checks.
 
-Order of events: probe namespace + tap -> cached guest image -> boot -> the lab's container images
-(built from Debian packages, cached) and a Discord-compatible receiver on the host's loopback
-(the guest reaches it at 10.0.2.2) -> site.yml (host layer, then the stack) twice -> the tests
-look at the guest from outside. Measured figures go to reports/lab/host-layer.json and
-reports/lab/stack.json (tests/benchmarks/lab_host_layer.py and lab_stack.py fold them into
-docs/benchmarks.md); a site.yml run's time is split between them by role (profile_roles). Any
-failing test gets the guest's console log attached to its report.
+Order of events: probe namespace + tap -> the lab's container images start building in the
+background (from Debian packages, cached) -> cached guest image -> boot -> the built images and a
+Discord-compatible receiver on the host's loopback (the guest reaches it at 10.0.2.2) -> site.yml
+(host layer, then the stack) twice -> the tests look at the guest from outside. Measured figures
+go to reports/lab/host-layer.json and reports/lab/stack.json (tests/benchmarks/lab_host_layer.py
+and lab_stack.py fold them into docs/benchmarks.md); a site.yml run's time is split between them
+by role (profile_roles). Any failing test gets the guest's console log attached to its report.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,7 @@ def lab_vm(request: pytest.FixtureRequest, lab_results: dict) -> Iterator[LabVM]
         yield existing
         return
     probe_net: ProbeNet = request.getfixturevalue("probe_net")
+    request.getfixturevalue("lab_images")  # builds while the guest image is made and boots
     start = time.monotonic()
     image = ensure_image()
     lab_results["image_s"] = round(time.monotonic() - start, 1)
@@ -227,15 +229,27 @@ def fake_discord() -> Iterator[tuple[FakeDiscord, str]]:
 
 
 @pytest.fixture(scope="session")
-def stack_vars_file(
-    fake_discord: tuple[FakeDiscord, str], stack_results: dict, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
-    """The lab's stack variables, with its image archives served to the guest for the session."""
+def lab_images(stack_results: dict) -> Iterator[Future]:
+    """`trader images build` in the background: from a cold cache it takes minutes (about 3 on an
+    idle host), which the guest image's build and the boot would otherwise wait behind."""
     from app.ops.images import build
 
-    start = time.monotonic()
-    images = build()
-    stack_results["images_s"] = round(time.monotonic() - start, 1)
+    def timed() -> dict:
+        start = time.monotonic()
+        images = build()
+        stack_results["images_s"] = round(time.monotonic() - start, 1)
+        return images
+
+    with ThreadPoolExecutor(1, thread_name_prefix="lab-images") as pool:
+        yield pool.submit(timed)
+
+
+@pytest.fixture(scope="session")
+def stack_vars_file(
+    lab_images: Future, fake_discord: tuple[FakeDiscord, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The lab's stack variables, with its image archives served to the guest for the session."""
+    images = lab_images.result()
     archives = image_archives(images)
     with serve_archives(archives) as urls:
         # One archive (the smallest) as a path, so the role's copy-over-SSH branch runs too.
