@@ -24,7 +24,9 @@ INTRO = (
     "Measured by `tests/lab` (one Debian 13 VM, QEMU TCG, 2 vCPUs, 4 GiB) on {stamp}; folded in by "
     "`tests/benchmarks/lab_host_layer.py`. `?` = not measured in that run (an earlier step failed or "
     "timed out; see the test log). The lynis rows need `scripts/test -m lynis` (or `--run`), which the "
-    "default run leaves out; the last run with lynis, on 2026-11-26, measured a hardening index of 84."
+    "default run leaves out; the last run with lynis, on 2026-11-26, measured a hardening index of 84. "
+    "On 2026-11-27 lynis on a `trader lab deploy` VM gave 83 in 30 min (beside other work); its "
+    "slowest tests: CRYP-7902 (certificate expiry) 266 s, NETW-2600 226 s, DEB-0001 (binary scan) 186 s."
 )
 
 
