@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from backtests.errors import BacktestInputError
 from backtests.layout import EXCHANGE_TZ, FEATURES, Horizon, parse_horizon
+from backtests.store import sql_string
 
 if TYPE_CHECKING:
     import duckdb
@@ -217,8 +218,7 @@ def _cells_sql(params: ScoringParams, keys: _Keys, dedup: bool) -> str:
     nd = max(len(keys.day_horizons), 1)
     sid_shift = _HID_SHIFT + keys.hid_bits
     scored = "reason = 0"
-    tz = params.exchange_tz.replace("'", "''")
-    fallback = f"epoch_us(timezone('{tz}', s.ts)) // 1000000 - s.e"
+    fallback = f"epoch_us(timezone({sql_string(params.exchange_tz)}, s.ts)) // 1000000 - s.e"
     return f"""
         with s as (
             select s.price, s.probability, s.direction, s.expected_value, s.spread_bps, s.volatility,
@@ -423,11 +423,10 @@ def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
         f"epoch_us(ts) as us, side, qty, avg_price from trades where {_range(params)}"
     )
     keys = conn.execute("select distinct symbol, date from fill_rows").fetchall()
-    prune = "true"
-    if len(keys) <= 5000:  # literal partition filters let DuckDB skip the other symbol-date folders
-        symbols = ", ".join(sorted({f"'{sym.replace(chr(39), chr(39) * 2)}'" for sym, _ in keys}))
-        dates = ", ".join(sorted({f"DATE '{d - timedelta(days=k)}'" for _, d in keys for k in (0, 1)}))
-        prune = f"symbol in ({symbols or 'null'}) and date in ({dates or 'null'})"
+    symbols = sorted({sym for sym, _ in keys})
+    # a fill matches snapshots of its own exchange date or the day before (the window crosses midnight)
+    dates = sorted({d - timedelta(days=k) for _, d in keys for k in (0, 1)})
+    prune = _partition_filter(symbols, dates)
     conn.execute(
         f"""
         create or replace temp table fills as
@@ -458,6 +457,25 @@ def _slippage(conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> str:
         [params.min_trades],
     ).fetchall()
     return " ".join(f"when {int(b)} then {float(v)!r}" for b, v in arms)
+
+
+# Literal partition filters let DuckDB skip whole symbol-date folders, but it checks every file's
+# folder against every literal while planning: a list longer than this costs more than it skips
+_PRUNE_LIST_MAX = 64
+
+
+def _partition_filter(symbols: list[str], dates: list[date]) -> str:
+    """Restricts a scan to these symbols and dates: exactly when the lists are short, else to the
+    span of the dates (cheap to check, and still skips what lies outside)."""
+    if not dates:
+        return "false"
+    conds = [f"date between DATE '{dates[0]}' and DATE '{dates[-1]}'"]
+    if len(dates) <= _PRUNE_LIST_MAX:
+        listed = ", ".join(f"DATE '{d}'" for d in dates)
+        conds.append(f"date in ({listed})")
+    if len(symbols) <= _PRUNE_LIST_MAX:
+        conds.append(f"symbol in ({', '.join(map(sql_string, symbols))})")
+    return " and ".join(conds)
 
 
 def _slippage_table(conn: duckdb.DuckDBPyConnection, result: Scores, params: ScoringParams) -> list[dict]:

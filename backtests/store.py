@@ -130,7 +130,7 @@ class DataRoot:
             types = ", ".join(f"'{k}': {t}" for k, t in ds.partitions)
             # the files listed above, not a glob: a glob is expanded again (thousands of folders
             # listed) every time a query reads the view, and scoring reads each view several times
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            listed = ", ".join(sql_string(f) for f in files)
             with self.readable(ds):
                 conn.execute(
                     f"create or replace view {ds.name} as select * from read_parquet([{listed}], "
@@ -193,6 +193,11 @@ class DataRoot:
             basename_template=basename,
             max_rows_per_group=1 << 20,
         )
+
+
+def sql_string(value: str) -> str:
+    """`value` as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def connect(memory_limit: str = "2GB", threads: int | None = None, temp_dir: Path | None = None):

@@ -103,3 +103,14 @@ def test_report_files_written(tmp_path: Path, edge: tuple) -> None:
     for name in names:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name} is not a PNG"
     assert sorted(names) == ["hit_rate.png", "pnl.png", "reliability.png"]
+
+
+def test_fills_over_a_long_span_all_match(tmp_path: Path) -> None:
+    # fills on more dates than scoring lists literally (it filters on their span instead)
+    truth = generate(
+        SynthSpec(symbols=["AAA"], days=40, snapshots_per_day=20, trades_per_day=1, seed=5),
+        DataRoot(str(tmp_path)),
+    )
+    spread = [r for r in run_score(tmp_path).slippage if r["kind"] == "spread"]
+    assert truth["rows"]["trades"] == 40
+    assert sum(r["fills"] for r in spread) == 40, "every fill must match its snapshot"
