@@ -20,6 +20,7 @@ class Dataset:
     partitions: tuple[tuple[str, str], ...]  # hive keys and their DuckDB types
     required: tuple[str, ...]  # columns scoring cannot do without
     optional: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()  # what identifies a row; repeats count once (see DataRoot.key_proven_unique)
 
 
 BARS_MINUTE = Dataset(
@@ -43,6 +44,7 @@ FEATURES = Dataset(
     (("symbol", "VARCHAR"), ("date", "DATE")),
     required=("ts", "horizon", "direction", "probability", "expected_value", "price"),
     optional=("id", "spread_bps", "volatility", "payload"),
+    key=("symbol", "ts", "horizon"),
 )
 TRADES = Dataset(
     "trades",

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backtests import render
-from backtests.layout import DATASETS
+from backtests.layout import DATASETS, FEATURES
 from backtests.scoring import Scores, ScoringParams, score
 from backtests.store import DataRoot, S3Options, connect
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -20,9 +24,17 @@ class RunOptions:
     plots: bool = True
 
 
-def load(root: DataRoot, conn: object) -> set[str]:
+def load(root: DataRoot, conn: duckdb.DuckDBPyConnection) -> set[str]:
     """Register every data set present; returns the names of those found."""
-    return {name for name, ds in DATASETS.items() if root.register(conn, ds)}  # type: ignore[arg-type]
+    return {name for name, ds in DATASETS.items() if root.register(conn, ds)}
+
+
+def score_root(root: DataRoot, conn: duckdb.DuckDBPyConnection, params: ScoringParams) -> Scores:
+    """Score everything under `root`; a reader failure names the corrupt file."""
+    have = load(root, conn)
+    with root.readable(*DATASETS.values()):
+        unique = params.drop_duplicates and FEATURES.name in have and root.key_proven_unique(conn, FEATURES)
+        return score(conn, have, params, root.url, key_proven_unique=unique)
 
 
 def run(opts: RunOptions, params: ScoringParams, s3: S3Options | None = None) -> tuple[Scores, list[Path]]:
@@ -30,9 +42,7 @@ def run(opts: RunOptions, params: ScoringParams, s3: S3Options | None = None) ->
     opts.out.mkdir(parents=True, exist_ok=True)
     conn = connect(opts.memory_limit, opts.threads, temp_dir=opts.out / ".duckdb-tmp")
     try:
-        have = load(root, conn)
-        with root.readable(*DATASETS.values()):
-            scores = score(conn, have, params, root.url)
+        scores = score_root(root, conn, params)
     finally:
         conn.close()
     written = [opts.out / f"{name}.csv" for name in scores.groups]

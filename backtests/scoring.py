@@ -110,9 +110,18 @@ def wilson(hits: int, n: int, z: float) -> tuple[float, float]:
     return (mid - half, mid + half)
 
 
-def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams, where: str) -> Scores:
+def score(
+    conn: duckdb.DuckDBPyConnection,
+    have: set[str],
+    params: ScoringParams,
+    where: str,
+    *,
+    key_proven_unique: bool = False,
+) -> Scores:
     """Score the `features` view against `bars_minute`/`bars_day` (and `trades` when present).
-    `have` names the views that exist; `where` is the data root, for messages."""
+    `have` names the views that exist; `where` is the data root, for messages. With
+    `key_proven_unique` (the files prove no snapshot repeats: DataRoot.key_proven_unique) there is
+    no duplicate check."""
     if FEATURES.name not in have:
         raise BacktestInputError(
             "no snapshot files: run `trader data export` or `trader data synth`", source=where
@@ -137,7 +146,7 @@ def score(conn: duckdb.DuckDBPyConnection, have: set[str], params: ScoringParams
     _check_horizons(horizons, have, where)
     keys = _Keys(symbols=sorted({r["symbol"] for r in found}), horizons=horizons)
     _prepare(conn, have, params, keys, min(r["d0"] for r in found), max(r["d1"] for r in found))
-    dedup = params.drop_duplicates and _has_duplicates(conn, params)
+    dedup = params.drop_duplicates and not key_proven_unique and _has_duplicates(conn, params)
     conn.execute(f"create or replace temp table cells as {_cells_sql(params, keys, dedup)}")
     arms = _slippage(conn, params) if "trades" in have else ""
     rows = _fetch(conn, _tables_sql(params, keys, arms))

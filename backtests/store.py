@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
 _ARROW_TYPES = {"VARCHAR": "string", "DATE": "date32", "INTEGER": "int32"}
+# Footer key of a file `DataRoot.write` checked: no two of its rows share the data set's key
+UNIQUE_KEY = b"solo_trader.unique_key"
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,42 @@ class DataRoot:
         self.check_columns(conn, ds)
         return True
 
+    def key_proven_unique(self, conn: duckdb.DuckDBPyConnection, ds: Dataset) -> bool:
+        """Whether the files' footers prove that no two rows share the data set's key, so that
+        scoring can skip counting distinct keys over every row. Proven when every file carries the
+        stamp `write` gives files without repeats, and the files of one symbol cover disjoint `ts`
+        ranges (their statistics): then a key repeats neither inside a file nor across two. Footers
+        only, no rows read. Not attempted on s3:// (DuckDB reads no footers there without httpfs).
+        A tool that rewrites a file keeping its footer metadata but adding repeats defeats this:
+        rewrite such files with `trader data export` (or drop the stamp)."""
+        files = self.files(ds)
+        if not ds.key or self.is_s3 or not files:
+            return False
+        listed = ", ".join(sql_string(f) for f in files)
+        (stamped,) = conn.execute(
+            f"select count(distinct file_name) from parquet_kv_metadata([{listed}]) "
+            "where key = ? and value = ?",
+            [UNIQUE_KEY, _key(ds)],
+        ).fetchone()
+        if stamped != len(files):
+            return False
+        spans = conn.execute(
+            f"select file_name, min(stats_min::timestamptz), max(stats_max::timestamptz), "
+            f"count(*) = count(stats_min) and count(*) = count(stats_max) from parquet_metadata([{listed}]) "
+            f"where path_in_schema = 'ts' group by file_name"
+        ).fetchall()
+        if len(spans) != len(files) or not all(known for *_, known in spans):
+            return False
+        # the symbol folder: the file sits in one folder per partition key below it
+        depth = len(ds.partitions) - 1
+        last: dict[Path, object] = {}
+        for name, lo, hi, _ in sorted(spans, key=lambda s: s[1]):
+            folder = Path(name).parents[depth]
+            if folder in last and lo <= last[folder]:
+                return False
+            last[folder] = hi
+        return True
+
     def check_columns(self, conn: duckdb.DuckDBPyConnection, ds: Dataset) -> None:
         with self.readable(ds):
             have = {row[0] for row in conn.execute(f"describe {ds.name}").fetchall()}
@@ -180,9 +218,12 @@ class DataRoot:
         return bad
 
     def write(self, ds: Dataset, data: pa.Table, *, basename: str = "part-{i}.parquet") -> None:
-        """Write `data` (with the partition columns) into its partitions, replacing those partitions."""
+        """Write `data` (with the partition columns) into its partitions, replacing those partitions.
+        When no two rows share the data set's key, the files say so in their footers."""
         import pyarrow.dataset as pads
 
+        if ds.key and data.group_by(list(ds.key)).aggregate([]).num_rows == data.num_rows:
+            data = data.replace_schema_metadata({**(data.schema.metadata or {}), UNIQUE_KEY: _key(ds)})
         pads.write_dataset(
             data,
             f"{self.base}/{ds.path}",
@@ -193,6 +234,10 @@ class DataRoot:
             basename_template=basename,
             max_rows_per_group=1 << 20,
         )
+
+
+def _key(ds: Dataset) -> bytes:
+    return ",".join(ds.key).encode()
 
 
 def sql_string(value: str) -> str:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from backtests.layout import BARS_DAY, BARS_MINUTE, EXCHANGE_TZ, FEATURES, TRADES
-from backtests.report import load
-from backtests.scoring import Scores, ScoringParams, score
+from backtests.report import score_root
+from backtests.scoring import Scores, ScoringParams
 from backtests.store import DataRoot, connect
 
 NY = ZoneInfo(EXCHANGE_TZ)
@@ -105,17 +105,17 @@ def run_score(data: Path | str, **params: object) -> Scores:
     root = DataRoot(str(data))
     conn = connect("1GB", 2)
     try:
-        have = load(root, conn)
-        with root.readable(*_all()):
-            return score(conn, have, ScoringParams(**params), root.url)  # type: ignore[arg-type]
+        return score_root(root, conn, ScoringParams(**params))  # type: ignore[arg-type]
     finally:
         conn.close()
 
 
-def _all() -> tuple:
-    from backtests.layout import DATASETS
-
-    return tuple(DATASETS.values())
+def proven_unique(root: DataRoot) -> bool:
+    conn = connect("1GB", 2)
+    try:
+        return root.key_proven_unique(conn, FEATURES)
+    finally:
+        conn.close()
 
 
 def reasons(scores: Scores) -> dict[str, int]:

@@ -1,13 +1,24 @@
 """Edge cases with hand-made bars whose right answer is known exactly: gaps, halts, symbols
 without bars, duplicate snapshots, exchange time vs UTC, horizons past the data."""
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from backtests.store import DataRoot
-from tests.backtests.helpers import daily_bars, fills, ny, reasons, run_score, session_bars, snapshots
+from tests.backtests.helpers import (
+    daily_bars,
+    fills,
+    ny,
+    proven_unique,
+    reasons,
+    run_score,
+    session_bars,
+    snapshots,
+)
 
 DAY = date(2024, 3, 11)  # the Monday after US daylight saving time began
 
@@ -69,6 +80,31 @@ def test_duplicate_snapshots_count_once(tmp_path: Path) -> None:
     assert (scores.overall["n"], scores.duplicates) == (2, 1)
     kept = run_score(tmp_path, drop_duplicates=False)
     assert (kept.overall["n"], kept.duplicates) == (3, 0)
+    assert not proven_unique(root), "a file written with a repeated key must not claim there are none"
+
+
+def test_repeats_across_files_that_each_claim_none_are_still_found(tmp_path: Path) -> None:
+    root = DataRoot(str(tmp_path))
+    session_bars(root, "XYZ", DAY, [100, 101, 102, 103, 104, 105, 106])
+    snapshots(root, [snap(ny(DAY, 9, 31)), snap(ny(DAY, 9, 32))])
+    assert proven_unique(root), "files written without repeats say so, and scoring skips the check"
+    (written,) = (tmp_path / "features").rglob("*.parquet")
+    shutil.copy(written, written.with_name("copy.parquet"))  # same rows, same claim, same folder
+    assert not proven_unique(root), "overlapping files cannot prove anything"
+    scores = run_score(tmp_path)
+    assert (scores.overall["n"], scores.duplicates) == (2, 2)
+
+
+def test_a_file_without_the_claim_is_checked(tmp_path: Path) -> None:
+    root = DataRoot(str(tmp_path))
+    session_bars(root, "XYZ", DAY, [100, 101, 102, 103, 104, 105, 106])
+    snapshots(root, [snap(ny(DAY, 9, 31))])
+    folder = tmp_path / "features" / "symbol=XYZ" / f"date={DAY + timedelta(days=1)}"
+    folder.mkdir()
+    table = pq.read_table(next((tmp_path / "features").rglob("*.parquet")))  # a plain copy, another day
+    pq.write_table(table.replace_schema_metadata(None), folder / "other-tool.parquet")
+    assert not proven_unique(root)
+    assert run_score(tmp_path).duplicates == 1, "the copy repeats the first file's row"
 
 
 def test_daily_horizon_uses_exchange_time_sessions(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.db.migrate import migrate_url
+from backtests.store import DataRoot
+from tests.backtests.helpers import proven_unique
 
 PAYLOAD = {"direction": "up", "probability": 0.62, "expected_value": 0.004, "price": 101.5, "spread_bps": 3.0}
 
@@ -62,6 +64,7 @@ def test_export_partitions_by_exchange_date_and_types_the_payload(pg_url: str, t
         3.0,
     ), "the latest row (highest id) wins and the payload becomes typed columns"
     assert json.loads(row["payload"])["direction"] == "short"
+    assert proven_unique(DataRoot(str(tmp_path))), "exported files must say they hold no repeats"
     trade = pq.read_table(tmp_path / "trades/symbol=SPY/date=2024-03-11", partitioning=None).to_pylist()[0]
     assert (trade["side"], trade["qty"], trade["avg_price"], trade["tags"]) == (
         "buy",

@@ -49,12 +49,12 @@ def generate(data: Path, millions: int) -> float:
 
 
 def measure_duckdb(data: str, drop_duplicates: bool = True) -> dict:
-    from backtests.report import load
-    from backtests.scoring import ScoringParams, score
+    from backtests.report import score_root
+    from backtests.scoring import ScoringParams
     from backtests.store import DataRoot, connect
 
     root, conn = DataRoot(data), connect(MEMORY_LIMIT, temp_dir=Path(data) / ".tmp")
-    scores = score(conn, load(root, conn), ScoringParams(drop_duplicates=drop_duplicates), data)
+    scores = score_root(root, conn, ScoringParams(drop_duplicates=drop_duplicates))
     return {"rows": scores.rows_read, "scored": scores.overall["n"], "hits": scores.overall["hits"]}
 
 
@@ -274,7 +274,8 @@ def main() -> None:
             *lines,
             "",
             "Scoring = join every snapshot to its exit bar, all bucket tables, fills and slippage, "
-            "duplicates dropped (`trader backtest run` minus writing the files); 'keeping duplicates' is "
+            "duplicates dropped (`trader backtest run` minus writing the files; `synth` wrote the files, so "
+            "their footers prove there are none: docs/backtests.md); 'keeping duplicates' is "
             "the same with `--keep-duplicates`. Raw scan = reading the same columns of the same files "
             "with trivial aggregates. pandas = the same scoring with `merge_asof` and `groupby` (same "
             "scored rows and hits, checked). Times are wall clock with CPU seconds (all threads) in "
