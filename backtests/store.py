@@ -22,6 +22,8 @@ from backtests.errors import BacktestInputError
 from backtests.layout import Dataset
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import duckdb
     import pyarrow as pa
     import pyarrow.fs as pafs
@@ -150,7 +152,7 @@ class DataRoot:
         A tool that rewrites a file keeping its footer metadata but adding repeats defeats this:
         rewrite such files with `trader data export` (or drop the stamp)."""
         files = self.files(ds)
-        if not ds.key or self.is_s3 or not files:
+        if "ts" not in ds.key or self.is_s3 or not files:
             return False
         listed = ", ".join(sql_string(f) for f in files)
         (stamped,) = conn.execute(
@@ -169,7 +171,7 @@ class DataRoot:
             return False
         # the symbol folder: the file sits in one folder per partition key below it
         depth = len(ds.partitions) - 1
-        last: dict[Path, object] = {}
+        last: dict[Path, datetime] = {}
         for name, lo, hi, _ in sorted(spans, key=lambda s: s[1]):
             folder = Path(name).parents[depth]
             if folder in last and lo <= last[folder]:
