@@ -134,10 +134,9 @@ class DataRoot:
             types = ", ".join(f"'{k}': {t}" for k, t in ds.partitions)
             # the files listed above, not a glob: a glob is expanded again (thousands of folders
             # listed) every time a query reads the view, and scoring reads each view several times
-            listed = ", ".join(sql_string(f) for f in files)
             with self.readable(ds):
                 conn.execute(
-                    f"create or replace view {ds.name} as select * from read_parquet([{listed}], "
+                    f"create or replace view {ds.name} as select * from read_parquet({_sql_list(files)}, "
                     f"hive_partitioning = true, hive_types = {{{types}}})"
                 )
         self.check_columns(conn, ds)
@@ -154,18 +153,18 @@ class DataRoot:
         files = self.files(ds)
         if "ts" not in ds.key or self.is_s3 or not files:
             return False
-        listed = ", ".join(sql_string(f) for f in files)
+        listed = _sql_list(files)
         (stamped,) = conn.execute(
-            f"select count(distinct file_name) from parquet_kv_metadata([{listed}]) "
+            f"select count(distinct file_name) from parquet_kv_metadata({listed}) "
             "where key = ? and value = ?",
             [UNIQUE_KEY, _key(ds)],
         ).fetchone()
         if stamped != len(files):
             return False
         spans = conn.execute(
-            f"select file_name, min(stats_min::timestamptz), max(stats_max::timestamptz), "
-            f"count(*) = count(stats_min) and count(*) = count(stats_max) from parquet_metadata([{listed}]) "
-            f"where path_in_schema = 'ts' group by file_name"
+            "select file_name, min(stats_min::timestamptz), max(stats_max::timestamptz), "
+            f"count(*) = count(stats_min) and count(*) = count(stats_max) from parquet_metadata({listed}) "
+            "where path_in_schema = 'ts' group by file_name"
         ).fetchall()
         if len(spans) != len(files) or not all(known for *_, known in spans):
             return False
@@ -245,6 +244,11 @@ def _key(ds: Dataset) -> bytes:
 def sql_string(value: str) -> str:
     """`value` as a SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_list(values: list[str]) -> str:
+    """A SQL list literal of strings, e.g. the files a view or a metadata query reads."""
+    return f"[{', '.join(map(sql_string, values))}]"
 
 
 def connect(memory_limit: str = "2GB", threads: int | None = None, temp_dir: Path | None = None):
